@@ -1,0 +1,148 @@
+"""The `handoff` console script: parses arguments, builds settings and the database, calls jobs.
+
+The one place (with bot/app.py) that turns HandoffError into words and exit codes: known errors are
+printed to stderr as `file: field: message` lines (exit 1); anything unexpected is logged with a
+correlation id (exit 2), never a bare traceback for a user's mistake.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+
+from bot.settings import Settings
+from jobs.queries import model_health
+from jobs.registration import register_card
+from store import db
+from store.cards import load_cards
+from store.errors import CardError, HandoffError
+
+log = logging.getLogger("handoff")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _settings() -> Settings:
+    return Settings.from_env(os.environ)
+
+
+def _engine(settings: Settings) -> Engine:
+    return db.prepare(settings.database_url)
+
+
+def translated(func: F) -> F:
+    """Turn handoff's errors into stderr lines and exit codes (the CLI's one translator)."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except CardError as error:
+            for problem in error.problems:
+                click.echo(str(problem), err=True)
+            raise SystemExit(1) from None
+        except HandoffError as error:
+            click.echo(f"error: {error}", err=True)
+            raise SystemExit(1) from None
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception:
+            correlation = uuid.uuid4().hex[:12]
+            log.exception("unexpected error (id %s)", correlation)
+            click.echo(f"error: unexpected failure; details logged with id {correlation}", err=True)
+            raise SystemExit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """handoff: keep a model's builders, operators and business users connected."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+@cli.command()
+@click.argument("cards", nargs=-1, required=True, type=click.Path(path_type=Path))
+@translated
+def validate(cards: tuple[Path, ...]) -> None:
+    """Check handoff cards; print every problem as `file: field: message`."""
+    for path, card in zip(cards, load_cards(cards), strict=True):
+        click.echo(f"{path}: ok ({card.model})")
+
+
+@cli.command()
+@click.argument("cards", nargs=-1, required=True, type=click.Path(path_type=Path))
+@translated
+def register(cards: tuple[Path, ...]) -> None:
+    """Validate cards and store a new version of each card whose content changed."""
+    loaded = load_cards(cards)  # all or nothing: a broken card stops the whole batch
+    sessions = db.make_sessionmaker(_engine(_settings()))
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        results = [
+            register_card(session=session, card=card, source_file=path, now=now)
+            for path, card in zip(cards, loaded, strict=True)
+        ]
+    for result in results:
+        if not result.created:
+            click.echo(f"{result.model_id}: unchanged (version {result.version})")
+        elif result.first:
+            click.echo(f"{result.model_id}: registered (version 1)")
+        else:
+            click.echo(f"{result.model_id}: version {result.version}, changed:")
+            for change in result.changes:
+                click.echo(f"  - {change}")
+
+
+@cli.command()
+@translated
+def models() -> None:
+    """List registered models with their health."""
+    sessions = db.make_sessionmaker(_engine(_settings()))
+    with sessions.begin() as session:
+        rows = model_health(session=session)
+    if not rows:
+        click.echo("no models registered yet: run `handoff register CARD.yaml`")
+        return
+    click.echo(f"{'MODEL':<24} {'HEALTH':<10} {'VER':>3}  {'LAST CHECK':<17} {'OPEN':<14} CHANNEL")
+    for row in rows:
+        last = row.last_check.strftime("%Y-%m-%d %H:%M") if row.last_check else "never"
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(row.open_findings.items())) or "-"
+        click.echo(
+            f"{row.model_id:<24} {row.health:<10} {row.version:>3}  {last:<17} {counts:<14} "
+            f"{row.channel}"
+        )
+
+
+@cli.group(name="db")
+def db_group() -> None:
+    """Database maintenance."""
+
+
+@db_group.command()
+@translated
+def upgrade() -> None:
+    """Apply the database migrations (the Procfile's release step)."""
+    settings = _settings()
+    engine = db.make_engine(settings.database_url)
+    db.upgrade(engine)
+    shown = make_url(settings.database_url).render_as_string(hide_password=True)
+    click.echo(f"database at {shown} is at revision {db.current_revision(engine)}")
+
+
+def main() -> None:
+    cli(prog_name="handoff")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

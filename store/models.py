@@ -1,0 +1,253 @@
+"""What handoff remembers: SQLAlchemy 2.0 typed models. Imports nothing of ours.
+
+Every time is stored as UTC and read back tz-aware (`UTCDateTime`), on SQLite and PostgreSQL alike.
+Uniqueness that the product relies on (one check run per model and window end, one outbox row per
+idempotency key) is a database constraint, never a check in code.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite keeps no offset; we restore it)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: handoff stores only tz-aware times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy's documented class attribute
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+        bytes: LargeBinary,
+        float: Float,
+    }
+
+
+class Model(Base):
+    """One monitored model, keyed by the card's `model` id."""
+
+    __tablename__ = "models"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    current_version: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | retired
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class CardVersion(Base):
+    """A stored handoff card: the full content, its hash, and when and from which file it came."""
+
+    __tablename__ = "card_versions"
+    __table_args__ = (UniqueConstraint("model_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int]
+    content: Mapped[dict[str, Any]]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    source_file: Mapped[str] = mapped_column(String(1024))
+    registered_at: Mapped[datetime]
+    registered_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class Baseline(Base):
+    """The reference a model is compared with: bins, reference profile, day-to-day variation."""
+
+    __tablename__ = "baselines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
+    card_version_id: Mapped[int] = mapped_column(ForeignKey("card_versions.id"))
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    rows: Mapped[int]
+    data: Mapped[bytes]
+    created_at: Mapped[datetime]
+
+
+class CheckRun(Base):
+    """One drift check of one window; unique per model and window end, so a rerun is harmless."""
+
+    __tablename__ = "check_runs"
+    __table_args__ = (UniqueConstraint("model_id", "window_end"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    baseline_id: Mapped[int | None] = mapped_column(ForeignKey("baselines.id"))
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))  # completed | failed
+    rows_read: Mapped[int] = mapped_column(default=0)
+    rows_rejected: Mapped[int] = mapped_column(default=0)
+    rejected: Mapped[dict[str, Any]] = mapped_column(default=dict)  # reason -> count
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class WindowProfile(Base):
+    """The binned counts of one check run's window; daily profiles add up to any longer view."""
+
+    __tablename__ = "window_profiles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    check_run_id: Mapped[int] = mapped_column(
+        ForeignKey("check_runs.id", ondelete="CASCADE"), unique=True
+    )
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    baseline_id: Mapped[int | None] = mapped_column(ForeignKey("baselines.id"))
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    rows: Mapped[int]
+    data: Mapped[bytes]
+
+    __table_args__ = (Index(None, "model_id", "window_end"),)
+
+
+class Finding(Base):
+    """Something worth telling people, with a lifecycle (open, acknowledged, snoozed, resolved...).
+
+    `key` identifies the condition (kind, metric, feature, segment): the same condition on
+    consecutive runs updates this row instead of opening a new one.
+    """
+
+    __tablename__ = "findings"
+    __table_args__ = (Index(None, "model_id", "key", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(400))
+    kind: Mapped[str] = mapped_column(String(40))
+    metric: Mapped[str | None] = mapped_column(String(80))
+    feature: Mapped[str | None] = mapped_column(String(200))
+    segment: Mapped[str | None] = mapped_column(String(400))
+    severity: Mapped[str] = mapped_column(String(16))
+    worst_severity: Mapped[str] = mapped_column(String(16))
+    value: Mapped[float | None]
+    worst_value: Mapped[float | None]
+    threshold: Mapped[float | None]
+    summary: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(16))  # open|acknowledged|snoozed|resolved|recovered
+    clear_runs: Mapped[int] = mapped_column(default=0)
+    opened_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    first_check_run_id: Mapped[int | None] = mapped_column(ForeignKey("check_runs.id"))
+    last_check_run_id: Mapped[int | None] = mapped_column(ForeignKey("check_runs.id"))
+    snoozed_until: Mapped[datetime | None]
+    next_escalation_at: Mapped[datetime | None] = mapped_column(index=True)
+    escalation_step: Mapped[int] = mapped_column(default=0)
+    slack_channel: Mapped[str | None] = mapped_column(String(40))
+    slack_ts: Mapped[str | None] = mapped_column(String(40))
+
+
+class Notification(Base):
+    """The outbox: every Slack message is first a row here, keyed for idempotent delivery."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index(None, "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(400), unique=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    finding_id: Mapped[int | None] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))  # finding.new | finding.update | checkin | ...
+    channel: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | dead
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    slack_ts: Mapped[str | None] = mapped_column(String(40))
+
+
+class AuditEvent(Base):
+    """Everything said and clicked about a model or finding, in order."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index(None, "model_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    finding_id: Mapped[int | None] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))  # a Slack user id, or "handoff"
+    action: Mapped[str] = mapped_column(String(60))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class CheckIn(Base):
+    """A weekly check-in with a model's builders, and whether anybody answered."""
+
+    __tablename__ = "check_ins"
+    __table_args__ = (UniqueConstraint("model_id", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(String(16))  # ISO week, e.g. 2026-W48
+    sent_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    answered_by: Mapped[str | None] = mapped_column(String(200))
+    response: Mapped[str | None] = mapped_column(String(40))
+    ownerless: Mapped[bool] = mapped_column(default=False)
+
+
+class LeaderLease(Base):
+    """A lease that lets one of several `handoff run` processes run the scheduler."""
+
+    __tablename__ = "leader_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime]
+    renewed_at: Mapped[datetime]

@@ -68,7 +68,9 @@ def translated(func: F) -> F:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """handoff: keep a model's builders, operators and business users connected."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
 
 
 @cli.command()
@@ -122,6 +124,16 @@ def models() -> None:
             f"{row.model_id:<24} {row.health:<10} {row.version:>3}  {last:<17} {counts:<14} "
             f"{row.channel}"
         )
+
+
+@cli.command()
+@translated
+def run() -> None:
+    """Serve Slack (HTTP on $PORT) and run the scheduler; several replicas elect one leader."""
+    from bot.runtime import serve
+
+    logging.getLogger().setLevel(logging.INFO)
+    serve(_settings(), os.environ)
 
 
 @cli.group(name="db")

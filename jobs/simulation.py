@@ -1,0 +1,112 @@
+"""Seeded simulations of a scored model's traffic: the demo's replay and the tests' ground truth.
+
+A credit-style binary classifier with five numeric inputs, a region and a product category. The
+model's score is a logistic function of the inputs that matches the truth on the baseline
+population; scenarios then change the inputs (covariate drift into a region the model never
+learned), one segment only, or the relationship itself (concept drift), day by day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+import numpy as np
+
+REGIONS = np.array(["EU", "US", "APAC"], dtype=object)
+REGION_P = np.array([0.5, 0.3, 0.2])
+PRODUCTS = np.array(["card", "loan", "mortgage", "auto"], dtype=object)
+PRODUCT_P = np.array([0.4, 0.3, 0.2, 0.1])
+NUMERIC = ("income", "debt_ratio", "history_months", "utilization", "inquiries")
+
+
+@dataclass(frozen=True)
+class Drift:
+    """How day `d` (0 = first simulated day) differs from the baseline population."""
+
+    shift: float = 0.0  # mean shift of `utilization` in baseline standard deviations
+    segment_shift: float = 0.0  # the same, for APAC rows only
+    concept: float = 0.0  # 0..1: how far the true relationship has turned away from the model's
+    seasonal: float = 0.0  # amplitude of a weekly pattern in volume and `income`
+
+
+Scenario = Callable[[int], Drift]
+
+
+def stable(_day: int) -> Drift:
+    return Drift()
+
+
+def seasonal(_day: int) -> Drift:
+    return Drift(seasonal=0.15)
+
+
+def slow_drift(onset: int, per_week: float = 0.25) -> Scenario:
+    """The seed's story: stable until `onset`, then `utilization` creeps up `per_week` sd a week."""
+
+    def scenario(day: int) -> Drift:
+        return Drift(shift=max(0, day - onset) * per_week / 7)
+
+    return scenario
+
+
+def segment_drift(onset: int, per_week: float = 0.6) -> Scenario:
+    def scenario(day: int) -> Drift:
+        return Drift(segment_shift=max(0, day - onset) * per_week / 7)
+
+    return scenario
+
+
+def concept_drift(onset: int, per_week: float = 0.15) -> Scenario:
+    def scenario(day: int) -> Drift:
+        return Drift(concept=min(1.0, max(0, day - onset) * per_week / 7))
+
+    return scenario
+
+
+def _true_logit(x: dict[str, np.ndarray], concept: float) -> np.ndarray:
+    # Utilization hurts until about 1.5 sd and then saturates: a linear model extrapolates badly.
+    util = np.minimum(x["utilization"], 1.5)
+    base = -1.0 - 0.8 * x["income"] + 0.9 * x["debt_ratio"] - 0.6 * x["history_months"]
+    base = base + 1.1 * util + 0.4 * x["inquiries"]
+    # Concept drift: debt ratio stops mattering and inquiries start to matter the other way.
+    return base - concept * (0.9 * x["debt_ratio"] + 0.8 * x["inquiries"])
+
+
+def _model_logit(x: dict[str, np.ndarray]) -> np.ndarray:
+    base = -1.0 - 0.8 * x["income"] + 0.9 * x["debt_ratio"] - 0.6 * x["history_months"]
+    return base + 1.1 * x["utilization"] + 0.4 * x["inquiries"]
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def simulate_day(
+    day: int, scenario: Scenario, *, start: date, rows: int, seed: int
+) -> dict[str, np.ndarray]:
+    """One day of scored traffic as columns (timestamps as datetime64[ns], UTC)."""
+    drift = scenario(day)
+    rng = np.random.default_rng([seed, day])
+    weekday = (start + timedelta(days=day)).weekday()
+    weekly = np.sin(2 * np.pi * weekday / 7)
+    n = max(1, int(rows * (1 + drift.seasonal * weekly)))
+    x = {name: rng.standard_normal(n) for name in NUMERIC}
+    region = rng.choice(REGIONS, size=n, p=REGION_P)
+    product = rng.choice(PRODUCTS, size=n, p=PRODUCT_P)
+    x["income"] = x["income"] + drift.seasonal * weekly
+    x["utilization"] = x["utilization"] + drift.shift + drift.segment_shift * (region == "APAC")
+    score = _sigmoid(_model_logit(x))
+    label = (rng.random(n) < _sigmoid(_true_logit(x, drift.concept))).astype(float)
+    midnight = datetime.combine(start + timedelta(days=day), time(0), tzinfo=UTC)
+    offsets = np.sort(rng.integers(0, 86_400_000_000_000, size=n))
+    stamps = np.datetime64(midnight.replace(tzinfo=None), "ns") + offsets.astype("timedelta64[ns]")
+    return {
+        "scored_at": stamps,
+        **{name: np.round(values, 4) for name, values in x.items()},
+        "region": region,
+        "product": product,
+        "score": np.round(score, 5),
+        "defaulted": label,
+    }

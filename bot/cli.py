@@ -7,12 +7,13 @@ correlation id (exit 2), never a bare traceback for a user's mistake.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,8 +21,10 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.settings import Settings
+from jobs.checks import CheckResult, ensure_baseline, run_check
 from jobs.queries import model_health
 from jobs.registration import register_card
 from store import db
@@ -96,6 +99,7 @@ def register(cards: tuple[Path, ...]) -> None:
             for path, card in zip(cards, loaded, strict=True)
         ]
     for result in results:
+        _build_baseline(sessions, result.model_id, now)
         if not result.created:
             click.echo(f"{result.model_id}: unchanged (version {result.version})")
         elif result.first:
@@ -104,6 +108,90 @@ def register(cards: tuple[Path, ...]) -> None:
             click.echo(f"{result.model_id}: version {result.version}, changed:")
             for change in result.changes:
                 click.echo(f"  - {change}")
+
+
+def _build_baseline(sessions: sessionmaker[Session], model_id: str, now: datetime) -> None:
+    """Build the baseline of a newly registered card; a source not reachable yet is not fatal."""
+    try:
+        row = ensure_baseline(sessions=sessions, model_id=model_id, now=now, environ=os.environ)
+    except HandoffError as error:
+        click.echo(
+            f"{model_id}: baseline not built yet ({error}); the first check builds it", err=True
+        )
+        return
+    click.echo(
+        f"{model_id}: baseline of {row.rows:,} rows "
+        f"({row.window_start:%Y-%m-%d} to {row.window_end:%Y-%m-%d})"
+    )
+
+
+def _parse_as_of(value: str | None) -> datetime | None:
+    """An ISO date (midnight UTC) or date-time (UTC when it has no offset)."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO date or time (e.g. 2026-11-20 or 2026-11-20T06:00+01:00)",
+            param_hint="--as-of",
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--as-of", "as_of", help="end of the window (ISO date or time); default now")
+@click.option(
+    "--backfill",
+    type=click.IntRange(min=1, max=366),
+    default=None,
+    help="also check each of the DAYS days before --as-of (oldest first)",
+)
+@click.option("--json", "as_json", is_flag=True, help="print the result as one JSON object")
+@click.option("--no-post", is_flag=True, help="compute only: store nothing, queue no messages")
+@translated
+def check(
+    model: str, as_of: str | None, backfill: int | None, as_json: bool, no_post: bool
+) -> None:
+    """Run one drift check of MODEL for the window ending at --as-of."""
+    sessions = db.make_sessionmaker(_engine(_settings()))
+    now = datetime.now(UTC)
+    end = _parse_as_of(as_of)
+    ends: list[datetime | None] = [end]
+    if backfill:
+        last = end or now.replace(hour=0, minute=0, second=0, microsecond=0)
+        ends = [last - timedelta(days=n) for n in range(backfill, 0, -1)] + [last]
+    for window_end in ends:
+        result = run_check(
+            sessions=sessions,
+            model_id=model,
+            window_end=window_end,
+            now=now,
+            environ=os.environ,
+            post=not no_post,
+        )
+        if as_json:
+            click.echo(json.dumps(result.to_json(), default=str))
+        else:
+            _print_check(result)
+
+
+def _print_check(result: CheckResult) -> None:
+    again = " (already checked: stored result)" if result.reused else ""
+    click.echo(
+        f"{result.model}: {result.window_start:%Y-%m-%d %H:%M} to "
+        f"{result.window_end:%Y-%m-%d %H:%M} UTC, {result.rows_read:,} rows read, "
+        f"{result.rows_rejected:,} rejected{again}"
+    )
+    for reason, count in sorted(result.rejected.items()):
+        click.echo(f"  rejected {count:,}: {reason}")
+    for finding in result.findings:
+        click.echo(f"  [{finding['severity']:>8}] {finding['state']:<9} {finding['summary']}")
+    if not result.findings:
+        click.echo("  no findings")
+    if result.queued:
+        click.echo(f"  queued {result.queued} Slack message(s) in the outbox")
 
 
 @cli.command()

@@ -28,6 +28,7 @@ Severity = Literal["info", "warn", "critical"]
 SEVERITY_RANK: dict[str, int] = {"none": 0, "info": 1, "warn": 2, "critical": 3}
 LIVE_STATES = ("open", "acknowledged", "snoozed", "resolved")
 NOTIFY_FROM = "warn"
+KEYED_BY_METRIC = frozenset({"slow_trend", "data_quality", "stale_training_data"})
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,10 @@ class Observation:
 
     @property
     def key(self) -> str:
-        return "|".join((self.kind, self.metric or "", self.feature or "", self.segment or ""))
+        """The condition's identity: a drift whose worst metric changes is still the same drift."""
+        metric = self.metric if self.kind in KEYED_BY_METRIC else None
+        feature = None if self.kind == "segment_degradation" else self.feature
+        return "|".join((self.kind, metric or "", feature or "", self.segment or ""))
 
 
 @dataclass(frozen=True)

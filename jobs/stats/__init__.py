@@ -1,0 +1,80 @@
+"""The statistics core: bins, mergeable profiles, drift and performance metrics, trends.
+
+Pure numpy (scipy for distributions only): no I/O, database, clock or logging.
+This module is the public API.
+"""
+
+from jobs.stats.baselines import Baseline, fit_baseline, quantile_sketch
+from jobs.stats.bins import MISSING_KEY, OTHER_KEY, CategoricalBins, NumericBins
+from jobs.stats.comparisons import compare
+from jobs.stats.distances import jensen_shannon, psi, total_variation, wasserstein_binned
+from jobs.stats.layouts import (
+    LABEL_NEGATIVE,
+    LABEL_POSITIVE,
+    LABEL_UNKNOWN,
+    BaselineSpec,
+    Bins,
+    label_codes,
+)
+from jobs.stats.measurements import PERFORMANCE
+from jobs.stats.performance import (
+    PERFORMANCE_METRICS,
+    Estimate,
+    estimate_performance,
+    realized_performance,
+    roc_auc,
+    roc_auc_binned,
+)
+from jobs.stats.profiles import Profile, merge, profile_batch, profile_groups
+from jobs.stats.reports import MetricResult, PerformanceSummary, Report, Status
+from jobs.stats.significance import chi_square, ks_binned, ks_exact
+from jobs.stats.thresholds import DEFAULT_THRESHOLDS, Levels, Severity, Thresholds
+from jobs.stats.trends import Trend, assess_trend, mann_kendall, page_hinkley, theil_sen
+
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "LABEL_NEGATIVE",
+    "LABEL_POSITIVE",
+    "LABEL_UNKNOWN",
+    "MISSING_KEY",
+    "OTHER_KEY",
+    "PERFORMANCE",
+    "PERFORMANCE_METRICS",
+    "Baseline",
+    "BaselineSpec",
+    "Bins",
+    "CategoricalBins",
+    "Estimate",
+    "Levels",
+    "MetricResult",
+    "NumericBins",
+    "PerformanceSummary",
+    "Profile",
+    "Report",
+    "Severity",
+    "Status",
+    "Thresholds",
+    "Trend",
+    "assess_trend",
+    "chi_square",
+    "compare",
+    "estimate_performance",
+    "fit_baseline",
+    "jensen_shannon",
+    "ks_binned",
+    "ks_exact",
+    "label_codes",
+    "mann_kendall",
+    "merge",
+    "page_hinkley",
+    "profile_batch",
+    "profile_groups",
+    "psi",
+    "quantile_sketch",
+    "realized_performance",
+    "roc_auc",
+    "roc_auc_binned",
+    "theil_sen",
+    "total_variation",
+    "wasserstein_binned",
+]

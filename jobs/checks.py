@@ -1,0 +1,394 @@
+"""One drift check of one model's window: read → profile → compare → findings → outbox.
+
+Everything a run writes (the check run, its window profile, findings, notifications, audit rows)
+is committed in one transaction, so a run killed midway leaves nothing behind and the next run
+does the window exactly once. A check run is unique per (model, window end): running the same
+window again returns the stored result and changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from jobs import baselines, findings, history
+from jobs.columns import Watched, watched_columns
+from jobs.errors import NotFound
+from jobs.observations import observe
+from jobs.sources import open_source
+from jobs.sources.base import ReadReport, Source
+from jobs.stats import baselines as stats_baselines
+from jobs.stats.comparisons import compare
+from jobs.stats.profiles import Profile, merge, profile_batch
+from jobs.stats.reports import Report
+from jobs.stats.thresholds import Thresholds
+from store import repo
+from store.cards import Card
+from store.models import Baseline, CheckRun, WindowProfile
+
+DAY = timedelta(days=1)
+POOLED_DAYS = 7
+MAX_CATCH_UP = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What `handoff check --json` prints (design.md's contract), and what a rerun returns."""
+
+    model: str
+    window_start: datetime
+    window_end: datetime
+    rows_read: int
+    rows_rejected: int
+    rejected: dict[str, int]
+    metrics: dict[str, Any]
+    findings: list[dict[str, Any]]
+    queued: int
+    reused: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "window": {"start": self.window_start.isoformat(), "end": self.window_end.isoformat()},
+            "rows": {
+                "read": self.rows_read,
+                "rejected": self.rows_rejected,
+                "rejected_by_reason": self.rejected,
+            },
+            "metrics": self.metrics,
+            "findings": self.findings,
+            "queued": self.queued,
+            "reused": self.reused,
+        }
+
+
+@dataclass(frozen=True)
+class Loaded:
+    card: Card
+    card_version_id: int
+    base_dir: Path
+    baseline: Baseline | None
+
+
+def load(session: Session, model_id: str) -> Loaded:
+    model = repo.get_model(session=session, model_id=model_id)
+    version = repo.latest_card_version(session=session, model_id=model_id)
+    if model is None or version is None:
+        raise NotFound("model", model_id)
+    stored = session.scalars(
+        select(Baseline)
+        .where(Baseline.model_id == model_id, Baseline.card_version_id == version.id)
+        .order_by(Baseline.id.desc())
+        .limit(1)
+    ).first()
+    card = Card.model_validate(version.content)
+    return Loaded(card, version.id, Path(version.source_file).resolve().parent, stored)
+
+
+def ensure_baseline(
+    *,
+    sessions: sessionmaker[Session],
+    model_id: str,
+    now: datetime,
+    environ: Mapping[str, str],
+    source: Source | None = None,
+) -> Baseline:
+    """The baseline of the model's newest card, built from its source if it does not exist yet."""
+    with sessions() as session:
+        loaded = load(session, model_id)
+    if loaded.baseline is not None:
+        return loaded.baseline
+    card = loaded.card
+    source = source or open_source(card.data.source, environ=environ, base_dir=loaded.base_dir)
+    if not isinstance(card.baseline, baselines.DateRange):
+        source = open_source(card.baseline.source, environ=environ, base_dir=loaded.base_dir)
+    watched = watched_columns(card, source.columns())
+    start, end = baselines.baseline_window(card.baseline)
+    built = baselines.build_baseline(
+        source=source, watched=watched, spec=watched.spec(card), start=start, end=end
+    )
+    row = Baseline(
+        model_id=model_id,
+        card_version_id=loaded.card_version_id,
+        window_start=start,
+        window_end=end,
+        rows=built.rows,
+        data=built.baseline.to_bytes(),
+        created_at=now,
+    )
+    with sessions.begin() as session:
+        session.add(row)
+    return row
+
+
+def _window(
+    session: Session, model_id: str, window_end: datetime | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """[start, end): the day ending at `window_end`, or since the previous run (at most a week)."""
+    if window_end is not None:
+        return window_end - DAY, window_end
+    last = repo.last_check_run(session=session, model_id=model_id)
+    if last is None or last.window_end >= now or now - last.window_end > MAX_CATCH_UP:
+        return now - DAY, now
+    return last.window_end, now
+
+
+def _stored_result(run: CheckRun) -> CheckResult:
+    data = run.metrics
+    return CheckResult(
+        model=run.model_id,
+        window_start=run.window_start,
+        window_end=run.window_end,
+        rows_read=run.rows_read,
+        rows_rejected=run.rows_rejected,
+        rejected=dict(run.rejected),
+        metrics=data.get("metrics", {}),
+        findings=data.get("findings", []),
+        queued=0,
+        reused=True,
+    )
+
+
+def _read_window(
+    source: Source,
+    watched: Watched,
+    stats_baseline: stats_baselines.Baseline,
+    start: datetime,
+    end: datetime,
+) -> tuple[Profile, ReadReport]:
+    read = ReadReport()
+    profile = Profile.zeros(stats_baseline.bins)
+    for batch in source.batches(
+        start=start,
+        end=end,
+        columns=watched.kinds,
+        timestamp=watched.timestamp,
+        score=watched.score,
+        label=watched.label,
+        report=read,
+    ):
+        profile = profile.merge(profile_batch(batch, stats_baseline.bins))
+    return profile, read
+
+
+def run_check(
+    *,
+    sessions: sessionmaker[Session],
+    model_id: str,
+    window_end: datetime | None,
+    now: datetime,
+    environ: Mapping[str, str] | None = None,
+    source: Source | None = None,
+    post: bool = True,
+) -> CheckResult:
+    """Run (or return the stored result of) the check of `model_id`'s window ending at `window_end`.
+
+    `post=False` computes and prints without storing anything or queueing messages (dry run).
+    """
+    environ = os.environ if environ is None else environ
+    with sessions() as session:
+        loaded = load(session, model_id)
+        start, end = _window(session, model_id, window_end, now)
+        existing = session.scalars(
+            select(CheckRun).where(CheckRun.model_id == model_id, CheckRun.window_end == end)
+        ).first()
+        if existing is not None and existing.status == "completed":
+            return _stored_result(existing)
+    card = loaded.card
+    baseline_row = ensure_baseline(
+        sessions=sessions, model_id=model_id, now=now, environ=environ, source=source
+    )
+    stats_baseline = stats_baselines.Baseline.from_bytes(baseline_row.data)
+    source = source or open_source(card.data.source, environ=environ, base_dir=loaded.base_dir)
+    watched = watched_columns(card, source.columns())
+    profile, read = _read_window(source, watched, stats_baseline, start, end)
+    thresholds = Thresholds.from_mapping(
+        {name: {"warn": t.warn, "critical": t.critical} for name, t in card.thresholds.items()}
+    )
+    report = compare(stats_baseline, profile, thresholds=thresholds) if profile.rows else None
+    with sessions() as session:
+        past = history.recent_profiles(session, model_id, baseline_row.id, end, POOLED_DAYS - 1)
+        series = history.series(session, model_id, end)
+    pooled = None
+    if past and profile.rows:
+        pooled = compare(stats_baseline, merge(profile, *past), thresholds=thresholds)
+    observations = observe(report=report, read=read, card=card, today=end.date())
+    if pooled is not None:
+        observations += [
+            o
+            for o in observe(
+                report=pooled, read=ReadReport(), card=card, today=end.date(), expected_rows=False
+            )
+            if o.kind not in ("stale_training_data",)
+        ]
+    today_series = history.today_series(report)
+    observations += history.trend_observations(series, today_series, end, thresholds, report)
+    observations = _strongest(observations)
+    metrics = _metrics_json(report, pooled, today_series)
+    result_rows = {"read": read.rows_read, "rejected": read.rows_rejected}
+    if not post:
+        return CheckResult(
+            model=model_id,
+            window_start=start,
+            window_end=end,
+            rows_read=result_rows["read"],
+            rows_rejected=result_rows["rejected"],
+            rejected=dict(read.rejected),
+            metrics=metrics,
+            findings=[_finding_json(o, "new", None) for o in observations],
+            queued=0,
+        )
+    try:
+        return _store(
+            sessions,
+            model_id=model_id,
+            card=card,
+            baseline_id=baseline_row.id,
+            start=start,
+            end=end,
+            now=now,
+            read=read,
+            profile=profile,
+            observations=observations,
+            metrics=metrics,
+        )
+    except IntegrityError:  # another process stored this window first: its result stands
+        with sessions() as session:
+            run = session.scalars(
+                select(CheckRun).where(CheckRun.model_id == model_id, CheckRun.window_end == end)
+            ).one()
+            return _stored_result(run)
+
+
+def _strongest(observations: list[findings.Observation]) -> list[findings.Observation]:
+    """One observation per condition: the day's or the pooled week's, whichever is louder."""
+    best: dict[str, findings.Observation] = {}
+    for o in observations:
+        held = best.get(o.key)
+        if (
+            held is None
+            or findings.SEVERITY_RANK[o.severity] > findings.SEVERITY_RANK[held.severity]
+        ):
+            best[o.key] = o
+    return list(best.values())
+
+
+def _metrics_json(
+    report: Report | None, pooled: Report | None, series: dict[str, float]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"series": series}
+    for name, part in (("window", report), ("pooled_7d", pooled)):
+        if part is None:
+            continue
+        out[name] = history.results_json(part)
+    return out
+
+
+def _finding_json(o: findings.Observation, state: str, finding_id: int | None) -> dict[str, Any]:
+    return {
+        "id": finding_id,
+        "kind": o.kind,
+        "severity": o.severity,
+        "metric": o.metric,
+        "feature": o.feature,
+        "segment": o.segment,
+        "value": o.value,
+        "threshold": o.threshold,
+        "state": state,
+        "summary": o.summary,
+    }
+
+
+def _store(
+    sessions: sessionmaker[Session],
+    *,
+    model_id: str,
+    card: Card,
+    baseline_id: int,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    read: ReadReport,
+    profile: Profile,
+    observations: list[findings.Observation],
+    metrics: dict[str, Any],
+) -> CheckResult:
+    with sessions.begin() as session:
+        run = CheckRun(
+            model_id=model_id,
+            baseline_id=baseline_id,
+            window_start=start,
+            window_end=end,
+            status="completed",
+            rows_read=read.rows_read,
+            rows_rejected=read.rows_rejected,
+            rejected={**read.rejected, **read.bad_cells},
+            metrics={},
+            started_at=now,
+            finished_at=now,
+        )
+        session.add(run)
+        session.flush()
+        session.add(
+            WindowProfile(
+                check_run_id=run.id,
+                model_id=model_id,
+                baseline_id=baseline_id,
+                window_start=start,
+                window_end=end,
+                rows=profile.rows,
+                data=profile.to_bytes(),
+            )
+        )
+        changes = findings.reconcile(
+            session=session,
+            model_id=model_id,
+            check_run_id=run.id,
+            observations=observations,
+            channel=card.channel,
+            now=now,
+            acknowledge_within=card.escalation.acknowledge_within,
+        )
+        listed = []
+        for change in changes:
+            if change.observation is not None:
+                listed.append(_finding_json(change.observation, change.state, change.finding_id))
+            else:
+                stored = session.get(findings.Finding, change.finding_id)
+                assert stored is not None
+                listed.append(
+                    {
+                        "id": stored.id,
+                        "kind": stored.kind,
+                        "severity": stored.severity,
+                        "metric": stored.metric,
+                        "feature": stored.feature,
+                        "segment": stored.segment,
+                        "value": stored.value,
+                        "threshold": stored.threshold,
+                        "state": "recovered",
+                        "summary": f"recovered: {stored.summary}",
+                    }
+                )
+        run.metrics = {"metrics": metrics, "findings": listed}
+        queued = sum(1 for c in changes if c.notified)
+    return CheckResult(
+        model=model_id,
+        window_start=start,
+        window_end=end,
+        rows_read=read.rows_read,
+        rows_rejected=read.rows_rejected,
+        rejected=dict(run.rejected),
+        metrics=metrics,
+        findings=listed,
+        queued=queued,
+    )

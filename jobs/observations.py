@@ -1,0 +1,250 @@
+"""From a judged comparison to observations: which conditions are worth a finding, in plain words.
+
+Pure: a Report (and the read report, the card, the history's trends) in, `Observation`s out. One
+observation per condition (a feature's drift, the score's drift, performance, a segment), carrying
+the worst metric that passed both gates; the checks module matches them to stored findings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from jobs.findings import Observation
+from jobs.sources.base import ReadReport
+from jobs.stats.measures import PERFORMANCE
+from jobs.stats.reports import MetricResult, Report, Status
+from jobs.stats.thresholds import Severity
+from store.card_schema import Limitation
+from store.cards import Card
+
+DATA_QUALITY_METRICS = ("missing_rate_change",)
+PREFERRED = ("psi", "accuracy_drop", "roc_auc_drop", "chi_square", "ks", "js_distance")
+REJECTED_SHARE = {"warn": 0.05, "critical": 0.2}
+TRAINING_AGE_DAYS = {"info": 365, "warn": 730}
+
+
+def _worst(results: Iterable[MetricResult]) -> MetricResult | None:
+    ok = [r for r in results if r.status == Status.OK and r.severity != Severity.NONE]
+    if not ok:
+        return None
+
+    def rank(r: MetricResult) -> tuple[int, int]:
+        preferred = PREFERRED.index(r.metric) if r.metric in PREFERRED else len(PREFERRED)
+        return (r.severity.rank, -preferred)
+
+    return max(ok, key=rank)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3g}"
+
+
+def _segment_name(column: str, value: str) -> str:
+    return f"{column}={value}"
+
+
+def covering_limitation(card: Card, column: str, value: str) -> Limitation | None:
+    """The card's limitation whose segment covers `column = value`, if it names one."""
+    for limitation in card.limitations:
+        segment = limitation.segment
+        if segment is None or segment.column != column:
+            continue
+        if segment.in_ is not None and value in {str(v) for v in segment.in_}:
+            return limitation
+        if segment.in_ is None:
+            try:
+                number = float(value)
+            except ValueError:
+                continue
+            below = segment.below is None or number < segment.below
+            above = segment.above is None or number > segment.above
+            if below and above:
+                return limitation
+    return None
+
+
+def _drift(report: Report, segment: str | None, card: Card) -> list[Observation]:
+    out = []
+    for feature in report.features():
+        if feature == PERFORMANCE:
+            continue
+        results = [
+            r for r in report.feature(feature).values() if r.metric not in DATA_QUALITY_METRICS
+        ]
+        worst = _worst(results)
+        if worst is None:
+            continue
+        is_score = feature == report.score_column
+        kind = "score_drift" if is_score else "input_drift"
+        what = "the score" if is_score else f"input {feature!r}"
+        where = f" in {segment}" if segment else ""
+        out.append(
+            Observation(
+                kind=kind,
+                severity=worst.severity.value,  # type: ignore[arg-type]
+                summary=f"{what}{where} drifted: {worst.metric} {_fmt(worst.value)} "
+                f"(threshold {_fmt(worst.threshold)}, {worst.n_window} rows)",
+                metric=worst.metric,
+                feature=feature,
+                segment=segment,
+                value=worst.value,
+                threshold=worst.threshold,
+                details={"method": worst.method, "p_value": worst.p_value, **worst.details},
+            )
+        )
+        quality = _worst(
+            r for r in report.feature(feature).values() if r.metric in DATA_QUALITY_METRICS
+        )
+        if quality is not None and segment is None:
+            out.append(
+                Observation(
+                    kind="data_quality",
+                    severity=quality.severity.value,  # type: ignore[arg-type]
+                    summary=f"missing values in {feature!r} changed by {_fmt(quality.value)}",
+                    metric=quality.metric,
+                    feature=feature,
+                    value=quality.value,
+                    threshold=quality.threshold,
+                )
+            )
+    return out
+
+
+def _performance(report: Report, segment: str | None) -> list[Observation]:
+    worst = _worst(r for r in report.feature(PERFORMANCE).values() if r.metric.endswith("_drop"))
+    if worst is None:
+        return []
+    how = "realized" if worst.method == "realized" else "estimated (no labels yet)"
+    base = worst.details.get("baseline")
+    where = f" in {segment}" if segment else ""
+    metric = worst.metric.removesuffix("_drop")
+    return [
+        Observation(
+            kind="performance_drop",
+            severity=worst.severity.value,  # type: ignore[arg-type]
+            summary=f"{metric}{where} fell {_fmt(worst.value)} below the baseline"
+            + (f" ({_fmt(base)})" if base is not None else "")
+            + f", {how}",
+            metric=worst.metric,
+            segment=segment,
+            value=worst.value,
+            threshold=worst.threshold,
+            details={"method": worst.method, **worst.details},
+        )
+    ]
+
+
+def _segments(report: Report, card: Card, whole: list[Observation]) -> list[Observation]:
+    """Segments doing worse than the whole: a drift or drop the whole window does not show."""
+    shown = {(o.kind, o.feature): Severity(o.severity).rank for o in whole}
+    out = []
+    for column, parts in report.segments.items():
+        for value, part in parts.items():
+            if value.startswith("__"):
+                continue  # pooled "other" and "missing" segments are not a population to name
+            name = _segment_name(column, value)
+            found = [
+                o
+                for o in _performance(part, name) + _drift(part, name, card)
+                if Severity(o.severity).rank > shown.get((o.kind, o.feature), 0)
+            ]
+            worst = max(found, key=lambda o: Severity(o.severity).rank, default=None)
+            if worst is None or Severity(worst.severity).rank < Severity.WARN.rank:
+                continue
+            limitation = covering_limitation(card, column, value)
+            details = dict(worst.details)
+            summary = f"segment {name}: {worst.summary}"
+            if limitation is not None:
+                details["limitation"] = limitation.text
+                summary += f" (known limitation: {limitation.text})"
+            out.append(
+                Observation(
+                    kind="segment_degradation",
+                    severity=worst.severity,
+                    summary=summary,
+                    metric=worst.metric,
+                    feature=worst.feature,
+                    segment=name,
+                    value=worst.value,
+                    threshold=worst.threshold,
+                    details=details,
+                )
+            )
+    return out
+
+
+def _reading(read: ReadReport, expected_rows: bool) -> list[Observation]:
+    out: list[Observation] = []
+    if read.rows_read == 0 and expected_rows:
+        out.append(
+            Observation(
+                kind="no_data",
+                severity="critical",
+                summary="no rows arrived in this window: has the pipeline stopped?",
+            )
+        )
+    for column in read.missing_columns:
+        out.append(
+            Observation(
+                kind="schema_change",
+                severity="warn",
+                feature=column,
+                summary=f"column {column!r} is missing from the data",
+            )
+        )
+    for column, change in read.type_changes.items():
+        out.append(
+            Observation(
+                kind="schema_change",
+                severity="warn",
+                feature=column,
+                summary=f"column {column!r} changed type: {change}",
+            )
+        )
+    if read.rows_read:
+        share = read.rows_rejected / read.rows_read
+        severity = next((s for s in ("critical", "warn") if share >= REJECTED_SHARE[s]), None)
+        if severity is not None:
+            out.append(
+                Observation(
+                    kind="data_quality",
+                    severity=severity,
+                    metric="rejected_share",
+                    value=share,  # type: ignore[arg-type]
+                    threshold=REJECTED_SHARE[severity],
+                    summary=f"{share:.1%} of rows were rejected ({read.summary()})",
+                )
+            )
+    return out
+
+
+def _training_age(card: Card, today: date) -> list[Observation]:
+    trained = card.context.trained_on
+    if trained is None:
+        return []
+    age = (today - trained.to).days
+    severity = next((s for s in ("warn", "info") if age >= TRAINING_AGE_DAYS[s]), None)
+    if severity is None:
+        return []
+    return [
+        Observation(
+            kind="stale_training_data",
+            severity=severity,
+            metric="training_age_days",  # type: ignore[arg-type]
+            value=float(age),
+            threshold=float(TRAINING_AGE_DAYS[severity]),
+            summary=f"the model was trained on data up to {trained.to}, {age} days ago",
+        )
+    ]
+
+
+def observe(
+    *, report: Report | None, read: ReadReport, card: Card, today: date, expected_rows: bool = True
+) -> list[Observation]:
+    """Every observation of one check run (trends are added by the caller from the history)."""
+    out = _reading(read, expected_rows) + _training_age(card, today)
+    if report is not None and report.rows:
+        whole = _drift(report, None, card) + _performance(report, None)
+        out += whole + _segments(report, card, whole)
+    return out

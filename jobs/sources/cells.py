@@ -1,0 +1,197 @@
+"""Turning raw cells into the typed arrays of a `Batch`, counting what does not convert.
+
+Cells arrive either as pyarrow arrays (csv, parquet, http csv) or as numpy object arrays of Python
+values (sql rows, http json records). Each function has a fast vectorised path and falls back to
+a slower one only for chunks that hold unreadable cells. Imports numpy, pyarrow and the stdlib.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime
+from typing import Any, TypeAlias
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from jobs.sources.base import to_ns
+
+__all__ = ["Cells", "categorical", "numeric", "take", "timestamps"]
+
+Cells: TypeAlias = Any
+"""A column's raw cells: ``pa.Array | pa.ChunkedArray | np.ndarray`` (pyarrow has no type hints)."""
+
+_NUMBER = r"^[+-]?((\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)$"
+_NS_TYPE = pa.timestamp("ns")
+_NS_UTC_TYPE = pa.timestamp("ns", "UTC")
+_MISSING_NS = np.iinfo(np.int64).min
+
+
+def take(values: Cells, mask: np.ndarray) -> Cells:
+    """The cells where `mask` is true."""
+    if isinstance(values, np.ndarray):
+        return values[mask]
+    return values.filter(pa.array(mask, type=pa.bool_()))
+
+
+def numeric(values: Cells) -> tuple[np.ndarray, int, int]:
+    """Float64 values (NaN where missing or unreadable), non-missing cells, and unreadable cells."""
+    if isinstance(values, np.ndarray):
+        return _numeric_objects(values)
+    kind = values.type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        out = _to_float(values)
+        return out, len(values) - values.null_count, 0
+    if pa.types.is_boolean(kind):
+        return _to_float(pc.cast(values, pa.float64())), len(values) - values.null_count, 0
+    if pa.types.is_dictionary(kind):
+        return numeric(pc.cast(values, kind.value_type))
+    if pa.types.is_null(kind):
+        return np.full(len(values), np.nan), 0, 0
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        seen = len(values) - values.null_count
+        return np.full(len(values), np.nan), seen, seen
+    seen = len(values) - values.null_count
+    try:
+        return _to_float(pc.cast(values, pa.float64())), seen, 0
+    except pa.ArrowInvalid:
+        pass
+    trimmed = pc.utf8_trim_whitespace(values)
+    ok = pc.match_substring_regex(trimmed, _NUMBER, ignore_case=True)
+    good = pc.if_else(ok, trimmed, pa.scalar(None, type=trimmed.type))
+    bad = seen - (len(good) - good.null_count)
+    return _to_float(pc.cast(good, pa.float64())), seen, bad
+
+
+def _to_float(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    floats = pc.cast(values, pa.float64(), safe=False)
+    if isinstance(floats, pa.ChunkedArray):
+        floats = floats.combine_chunks() if floats.num_chunks else pa.array([], pa.float64())
+    out: np.ndarray = floats.to_numpy(zero_copy_only=False)
+    return out.astype(np.float64, copy=False)
+
+
+def _numeric_objects(values: np.ndarray) -> tuple[np.ndarray, int, int]:
+    if values.dtype.kind in "fiub":
+        out = values.astype(np.float64)
+        return out, int(np.count_nonzero(~np.isnan(out))), 0
+    try:
+        out = np.array(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        out = np.empty(len(values), dtype=np.float64)
+        seen = bad = 0
+        for i, cell in enumerate(values):
+            if cell is None:
+                out[i] = np.nan
+                continue
+            seen += 1
+            try:
+                out[i] = float(cell.strip() if isinstance(cell, str) else cell)
+            except (TypeError, ValueError):
+                out[i] = np.nan
+                bad += 1
+        return out, seen, bad
+    return out, int(np.count_nonzero(~np.isnan(out))), 0
+
+
+def _is_nan(cell: Any) -> bool:
+    return isinstance(cell, float) and math.isnan(cell)
+
+
+def categorical(values: Cells) -> tuple[np.ndarray, int]:
+    """Object array of str (None where missing) and the count of unreadable cells."""
+    if isinstance(values, np.ndarray):
+        return _categorical_objects(values)
+    kind = values.type
+    if pa.types.is_dictionary(kind):
+        return categorical(pc.cast(values, kind.value_type))
+    if pa.types.is_null(kind):
+        return np.full(len(values), None, dtype=object), 0
+    bad = 0
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        if pa.types.is_floating(kind):
+            values = pc.if_else(pc.is_nan(values), pa.scalar(None, kind), values)
+        try:
+            values = pc.cast(values, pa.string())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            bad = len(values) - values.null_count
+            return np.full(len(values), None, dtype=object), bad
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks else pa.array([], pa.string())
+    out: np.ndarray = values.to_numpy(zero_copy_only=False)
+    return out.astype(object, copy=False), bad
+
+
+def _categorical_objects(values: np.ndarray) -> tuple[np.ndarray, int]:
+    out = np.empty(len(values), dtype=object)
+    bad = 0
+    for i, cell in enumerate(values):
+        if cell is None or _is_nan(cell):
+            out[i] = None
+        elif isinstance(cell, str):
+            out[i] = cell
+        elif isinstance(cell, bool):
+            out[i] = "true" if cell else "false"
+        elif isinstance(cell, int | float):
+            out[i] = str(int(cell)) if float(cell).is_integer() else str(cell)
+        else:
+            out[i] = None
+            bad += 1
+    return out, bad
+
+
+def timestamps(values: Cells) -> tuple[np.ndarray, np.ndarray]:
+    """Int64 nanoseconds since the epoch (UTC), and a mask of the valid timestamps."""
+    if isinstance(values, np.ndarray):
+        try:
+            values = pa.array(values, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return _timestamps_objects(values)
+    kind = values.type
+    if pa.types.is_dictionary(kind):
+        return timestamps(pc.cast(values, kind.value_type))
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        target = _NS_UTC_TYPE if getattr(kind, "tz", None) else _NS_TYPE
+        return _ns_of(pc.cast(values, target, safe=False))
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        for target in (_NS_TYPE, _NS_UTC_TYPE):
+            try:
+                return _ns_of(pc.cast(values, target))
+            except pa.ArrowInvalid:
+                continue
+        return _timestamps_objects(np.asarray(values.to_pylist(), dtype=object))
+    return np.full(len(values), _MISSING_NS, dtype=np.int64), np.zeros(len(values), dtype=bool)
+
+
+def _ns_of(stamps: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    ints = pc.cast(stamps, pa.int64())
+    if isinstance(ints, pa.ChunkedArray):
+        ints = ints.combine_chunks() if ints.num_chunks else pa.array([], pa.int64())
+    valid = ints.is_valid().to_numpy(zero_copy_only=False)
+    out = ints.fill_null(_MISSING_NS).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    return out, valid
+
+
+def _timestamps_objects(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    out = np.full(len(values), _MISSING_NS, dtype=np.int64)
+    valid = np.zeros(len(values), dtype=bool)
+    for i, cell in enumerate(values):
+        moment = _moment(cell)
+        if moment is not None:
+            out[i] = to_ns(moment)
+            valid[i] = True
+    return out, valid
+
+
+def _moment(cell: Any) -> datetime | None:
+    if isinstance(cell, datetime):
+        return cell if cell.tzinfo is None else cell.astimezone(UTC)
+    if isinstance(cell, date):
+        return datetime(cell.year, cell.month, cell.day)
+    if isinstance(cell, str):
+        try:
+            return _moment(datetime.fromisoformat(cell.strip()))
+        except ValueError:
+            return None
+    return None

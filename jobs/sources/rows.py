@@ -1,0 +1,150 @@
+"""From raw cells to a `Batch`: keep the window, reject unusable rows, convert the features.
+
+Every source reads its raw chunks its own way and hands them to `shape`; the rules of
+`jobs.sources.base` (what is rejected, skipped or made missing) live here, once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from jobs.sources import cells
+from jobs.sources.base import Batch, ColumnKind, ReadReport, Window
+
+__all__ = ["Request", "shape"]
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a read asks for: the window and the columns, and how out-of-window rows count."""
+
+    window: Window
+    columns: Mapping[str, ColumnKind]
+    timestamp: str
+    score: str
+    label: str | None
+    outside_rejected: bool = False
+
+    @property
+    def names(self) -> list[str]:
+        """Every column to read, the timestamp, score and label first, without repeats."""
+        wanted = [self.timestamp, self.score, *([self.label] if self.label else []), *self.columns]
+        return list(dict.fromkeys(wanted))
+
+    @property
+    def numeric_columns(self) -> list[str]:
+        kinds = {name: kind for name, kind in self.columns.items() if kind == "numeric"}
+        if self.label:
+            kinds[self.label] = "numeric"
+        return list(kinds)
+
+
+def shape(
+    raw: Mapping[str, cells.Cells], rows: int, request: Request, report: ReadReport
+) -> Batch | None:
+    """The usable in-window rows of one raw chunk, or None when none are left.
+
+    `raw` holds the chunk's cells by column; a requested column absent from it is missing.
+    """
+    for name in request.names:
+        if name not in raw:
+            report.note_missing(name)
+    if rows == 0:
+        return None
+    stamps, chunk = _in_window(raw, rows, request, report)
+    if not len(stamps):
+        return None
+    scores, good = _usable_scores(chunk, len(stamps), request, report)
+    if not good.any():
+        return None
+    if not good.all():
+        stamps, scores = stamps[good], scores[good]
+        chunk = {name: cells.take(values, good) for name, values in chunk.items()}
+    batch: Batch = {request.timestamp: stamps.view("datetime64[ns]"), request.score: scores}
+    kinds: dict[str, ColumnKind] = dict(request.columns)
+    if request.label:
+        kinds[request.label] = "numeric"
+    for name, kind in kinds.items():
+        if name not in batch:
+            batch[name] = _feature(chunk.get(name), kind, name, len(scores), report)
+    return batch
+
+
+def _in_window(
+    raw: Mapping[str, cells.Cells], rows: int, request: Request, report: ReadReport
+) -> tuple[np.ndarray, dict[str, cells.Cells]]:
+    """Timestamps (ns) and cells of the rows inside the window; the others counted."""
+    if request.timestamp in raw:
+        stamps, valid = cells.timestamps(raw[request.timestamp])
+    else:
+        stamps, valid = np.zeros(rows, dtype=np.int64), np.zeros(rows, dtype=bool)
+    report.reject("bad_timestamp", int(rows - np.count_nonzero(valid)))
+    inside = valid & (stamps >= request.window.start_ns) & (stamps < request.window.end_ns)
+    outside = int(np.count_nonzero(valid) - np.count_nonzero(inside))
+    if request.outside_rejected:
+        report.reject("outside_window", outside)
+    else:
+        report.skip(outside)
+    if inside.all():
+        return stamps, dict(raw)
+    return stamps[inside], {name: cells.take(values, inside) for name, values in raw.items()}
+
+
+def _usable_scores(
+    chunk: Mapping[str, cells.Cells], rows: int, request: Request, report: ReadReport
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores as float64 and the mask of rows kept; rejected rows counted by reason."""
+    if request.score in chunk:
+        scores, _seen, _bad = cells.numeric(chunk[request.score])
+        absent = _missing_mask(chunk[request.score])
+    else:
+        scores, absent = np.full(rows, np.nan), np.ones(rows, dtype=bool)
+    nan = np.isnan(scores)
+    with np.errstate(invalid="ignore"):
+        out_of_range = ~nan & ((scores < 0.0) | (scores > 1.0))
+    report.reject("nan_score", int(np.count_nonzero(nan & absent)))
+    report.reject(f"wrong_type:{request.score}", int(np.count_nonzero(nan & ~absent)))
+    report.reject("score_out_of_range", int(np.count_nonzero(out_of_range)))
+    good = ~(nan | out_of_range)
+    report.keep(int(np.count_nonzero(good)))
+    return scores, good
+
+
+def _feature(
+    values: cells.Cells | None, kind: ColumnKind, name: str, rows: int, report: ReadReport
+) -> np.ndarray:
+    if values is None:
+        return np.full(rows, np.nan) if kind == "numeric" else np.full(rows, None, dtype=object)
+    if kind == "numeric":
+        numbers, seen, bad = cells.numeric(values)
+        report.note_cells(name, seen=seen, bad=bad)
+        return numbers
+    labels, bad = cells.categorical(values)
+    report.note_cells(name, seen=int(np.count_nonzero(labels != None)), bad=bad)  # noqa: E711
+    return labels
+
+
+def _missing_mask(values: cells.Cells) -> np.ndarray:
+    """True where a cell is null/None or a float NaN (as opposed to present but unreadable)."""
+    if isinstance(values, np.ndarray):
+        if values.dtype.kind == "f":
+            return np.isnan(values)
+        return np.fromiter(
+            (v is None or (isinstance(v, float) and math.isnan(v)) for v in values),
+            dtype=bool,
+            count=len(values),
+        )
+    missing = pc.is_null(values, nan_is_null=True)
+    if isinstance(missing, pa.ChunkedArray):
+        missing = missing.combine_chunks() if missing.num_chunks else pa.array([], pa.bool_())
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        nan_text = pc.match_substring_regex(values, r"^\s*[+-]?nan\s*$", ignore_case=True)
+        missing = pc.or_(missing, pc.fill_null(nan_text, False))
+    out: np.ndarray = missing.to_numpy(zero_copy_only=False)
+    return out

@@ -12,14 +12,14 @@ import logging
 import os
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,7 +28,7 @@ from jobs.checks import CheckResult, ensure_baseline, run_check
 from jobs.queries import model_health
 from jobs.registration import register_card
 from store import db
-from store.cards import load_cards
+from store.cards import Card, load_cards
 from store.errors import CardError, HandoffError
 
 log = logging.getLogger("handoff")
@@ -39,8 +39,14 @@ def _settings() -> Settings:
     return Settings.from_env(os.environ)
 
 
-def _engine(settings: Settings) -> Engine:
-    return db.prepare(settings.database_url)
+@contextmanager
+def _sessions() -> Iterator[sessionmaker[Session]]:
+    """Sessions on DATABASE_URL (migrated on SQLite); the engine is disposed at the end."""
+    engine = db.prepare(_settings().database_url)
+    try:
+        yield db.make_sessionmaker(engine)
+    finally:
+        engine.dispose()
 
 
 def translated(func: F) -> F:
@@ -91,7 +97,11 @@ def validate(cards: tuple[Path, ...]) -> None:
 def register(cards: tuple[Path, ...]) -> None:
     """Validate cards and store a new version of each card whose content changed."""
     loaded = load_cards(cards)  # all or nothing: a broken card stops the whole batch
-    sessions = db.make_sessionmaker(_engine(_settings()))
+    with _sessions() as sessions:
+        _register(sessions, cards, loaded)
+
+
+def _register(sessions: sessionmaker[Session], cards: tuple[Path, ...], loaded: list[Card]) -> None:
     now = datetime.now(UTC)
     with sessions.begin() as session:
         results = [
@@ -155,26 +165,26 @@ def check(
     model: str, as_of: str | None, backfill: int | None, as_json: bool, no_post: bool
 ) -> None:
     """Run one drift check of MODEL for the window ending at --as-of."""
-    sessions = db.make_sessionmaker(_engine(_settings()))
     now = datetime.now(UTC)
     end = _parse_as_of(as_of)
     ends: list[datetime | None] = [end]
     if backfill:
         last = end or now.replace(hour=0, minute=0, second=0, microsecond=0)
         ends = [last - timedelta(days=n) for n in range(backfill, 0, -1)] + [last]
-    for window_end in ends:
-        result = run_check(
-            sessions=sessions,
-            model_id=model,
-            window_end=window_end,
-            now=now,
-            environ=os.environ,
-            post=not no_post,
-        )
-        if as_json:
-            click.echo(json.dumps(result.to_json(), default=str))
-        else:
-            _print_check(result)
+    with _sessions() as sessions:
+        for window_end in ends:
+            result = run_check(
+                sessions=sessions,
+                model_id=model,
+                window_end=window_end,
+                now=now,
+                environ=os.environ,
+                post=not no_post,
+            )
+            if as_json:
+                click.echo(json.dumps(result.to_json(), default=str))
+            else:
+                _print_check(result)
 
 
 def _print_check(result: CheckResult) -> None:
@@ -198,8 +208,7 @@ def _print_check(result: CheckResult) -> None:
 @translated
 def models() -> None:
     """List registered models with their health."""
-    sessions = db.make_sessionmaker(_engine(_settings()))
-    with sessions.begin() as session:
+    with _sessions() as sessions, sessions.begin() as session:
         rows = model_health(session=session)
     if not rows:
         click.echo("no models registered yet: run `handoff register CARD.yaml`")
@@ -235,9 +244,13 @@ def upgrade() -> None:
     """Apply the database migrations (the Procfile's release step)."""
     settings = _settings()
     engine = db.make_engine(settings.database_url)
-    db.upgrade(engine)
+    try:
+        db.upgrade(engine)
+        revision = db.current_revision(engine)
+    finally:
+        engine.dispose()
     shown = make_url(settings.database_url).render_as_string(hide_password=True)
-    click.echo(f"database at {shown} is at revision {db.current_revision(engine)}")
+    click.echo(f"database at {shown} is at revision {revision}")
 
 
 def main() -> None:

@@ -1,0 +1,109 @@
+"""A 2 GB-equivalent csv glob is read and profiled in bounded memory (slow: run with -m slow).
+
+The read runs in a fresh subprocess so that `ru_maxrss` is this read's peak alone.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROWS_PER_FILE = 2_600_000
+FILES = 16
+PEAK_RSS_LIMIT_MB = 400
+
+READER = """
+import json, resource, sys, time
+from datetime import UTC, datetime
+from pathlib import Path
+import numpy as np
+from jobs.sources import open_source
+from jobs.sources.base import ReadReport
+from jobs.stats import BaselineSpec, Bins, merge, profile_batch
+
+class Spec:
+    kind = "csv"
+    path = "big/*.csv"
+
+source = open_source(Spec(), environ={}, base_dir=Path(sys.argv[1]))
+columns = {"income": "numeric", "age": "numeric", "region": "categorical"}
+report = ReadReport()
+window = dict(start=datetime(2024, 7, 1, tzinfo=UTC), end=datetime(2024, 8, 1, tzinfo=UTC))
+started = time.perf_counter()
+bins, total = None, None
+for batch in source.batches(**window, columns=columns, timestamp="scored_at", score="score",
+                            label="label", report=report):
+    if bins is None:
+        spec = BaselineSpec(numeric=["income", "age"], categorical=["region"], label="label",
+                            segments=["region"])
+        bins = Bins.fit(batch, spec)
+    profile = profile_batch(batch, bins)
+    total = profile if total is None else total + profile
+seconds = time.perf_counter() - started
+peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"rows": report.rows_read, "profiled": total.rows, "seconds": seconds,
+                  "peak_rss_mb": peak_mb, "summary": report.summary()}))
+"""
+
+
+WRITER = """
+import os, sys
+from pathlib import Path
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pcsv
+
+folder, rows, files = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+rng = np.random.default_rng(11)
+stamps = np.datetime64("2024-07-01T00:00:00", "s") + rng.integers(0, 31 * 86400, rows)
+table = pa.table(
+    {
+        "scored_at": stamps.astype(str),
+        "score": rng.random(rows).round(6),
+        "income": rng.normal(50_000, 12_000, rows).round(2),
+        "age": rng.integers(18, 90, rows),
+        "region": rng.choice(["DE", "FR", "NL", "BE", "AT"], rows),
+        "label": rng.integers(0, 2, rows),
+    }
+)
+folder.mkdir()
+first = folder / "part-00.csv"
+pcsv.write_csv(table, first)
+for i in range(1, files):
+    os.link(first, folder / f"part-{i:02d}.csv")
+print(first.stat().st_size * files)
+"""
+
+
+def python(script: str, *arguments: str) -> str:
+    """Run `script` in a fresh interpreter (its own peak RSS: this process stays small)."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, *arguments],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_a_2gb_csv_glob_is_read_in_bounded_memory(tmp_path: Path) -> None:
+    # One ~130 MB csv file hard-linked 16 times: 2 GB of csv to read, little disk to write.
+    total_bytes = int(python(WRITER, str(tmp_path / "big"), str(ROWS_PER_FILE), str(FILES)))
+    assert total_bytes > 2_000_000_000
+    output = python(READER, str(tmp_path))
+    result = json.loads(output)
+    rows_per_second = result["rows"] / result["seconds"]
+    print(
+        f"\n{total_bytes / 1e9:.2f} GB, {result['rows']:,} rows in {result['seconds']:.1f} s "
+        f"({rows_per_second:,.0f} rows/s, {total_bytes / 1e6 / result['seconds']:.0f} MB/s); "
+        f"peak RSS {result['peak_rss_mb']:.0f} MB"
+    )
+    assert result["rows"] == ROWS_PER_FILE * FILES == result["profiled"]
+    assert result["peak_rss_mb"] < PEAK_RSS_LIMIT_MB

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -170,7 +169,7 @@ def check(
     ends: list[datetime | None] = [end]
     if backfill:
         last = end or now.replace(hour=0, minute=0, second=0, microsecond=0)
-        ends = [last - timedelta(days=n) for n in range(backfill, 0, -1)] + [last]
+        ends = [*(last - timedelta(days=n) for n in range(backfill, 0, -1)), last]
     with _sessions() as sessions:
         for window_end in ends:
             result = run_check(
@@ -258,4 +257,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

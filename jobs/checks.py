@@ -31,8 +31,9 @@ from jobs.stats.profiles import Profile, merge, profile_batch
 from jobs.stats.reports import Report
 from jobs.stats.thresholds import Thresholds
 from store import repo
+from store.card_schema import BaselineSource
 from store.cards import Card
-from store.models import Baseline, CheckRun, WindowProfile
+from store.models import Baseline, CheckRun, Finding, WindowProfile
 
 DAY = timedelta(days=1)
 POOLED_DAYS = 7
@@ -109,7 +110,7 @@ def ensure_baseline(
         return loaded.baseline
     card = loaded.card
     source = source or open_source(card.data.source, environ=environ, base_dir=loaded.base_dir)
-    if not isinstance(card.baseline, baselines.DateRange):
+    if isinstance(card.baseline, BaselineSource):
         source = open_source(card.baseline.source, environ=environ, base_dir=loaded.base_dir)
     watched = watched_columns(card, source.columns())
     start, end = baselines.baseline_window(card.baseline)
@@ -363,7 +364,7 @@ def _store(
             if change.observation is not None:
                 listed.append(_finding_json(change.observation, change.state, change.finding_id))
             else:
-                stored = session.get(findings.Finding, change.finding_id)
+                stored = session.get(Finding, change.finding_id)
                 assert stored is not None
                 listed.append(
                     {

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,8 +27,16 @@ from store.models import AuditEvent, Finding, Notification
 Severity = Literal["info", "warn", "critical"]
 SEVERITY_RANK: dict[str, int] = {"none": 0, "info": 1, "warn": 2, "critical": 3}
 LIVE_STATES = ("open", "acknowledged", "snoozed", "resolved")
+SEVERITIES = ("info", "warn", "critical")
 NOTIFY_FROM = "warn"
 KEYED_BY_METRIC = frozenset({"slow_trend", "data_quality", "stale_training_data"})
+
+
+def severity_named(name: str) -> Severity:
+    """A severity from its name (a finding has no "none" severity)."""
+    if name not in SEVERITIES:
+        raise ValueError(f"{name!r} is not a finding severity ({', '.join(SEVERITIES)})")
+    return cast(Severity, name)
 
 
 @dataclass(frozen=True)

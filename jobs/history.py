@@ -8,13 +8,13 @@ single day is still under its threshold, with the date on which the trend crosse
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jobs.findings import Observation
+from jobs.findings import Observation, severity_named
 from jobs.stats.measures import PERFORMANCE
 from jobs.stats.profiles import Profile
 from jobs.stats.reports import Report, Status
@@ -69,13 +69,15 @@ def today_series(report: Report | None) -> dict[str, float]:
     out: dict[str, float] = {}
     perf = report.performance
     if perf is not None:
-        if perf.realized and perf.realized.get("accuracy") is not None:
-            out["accuracy@realized"] = float(perf.realized["accuracy"])  # type: ignore[arg-type]
+        realized = perf.realized.get("accuracy") if perf.realized else None
+        if realized is not None:
+            out["accuracy@realized"] = float(realized)
         estimate = perf.estimated.get("accuracy")
         if estimate is not None:
             out["accuracy@estimated"] = float(estimate.value)
-        if perf.baseline.get("accuracy") is not None:
-            out["accuracy@baseline"] = float(perf.baseline["accuracy"])  # type: ignore[arg-type]
+        baseline = perf.baseline.get("accuracy")
+        if baseline is not None:
+            out["accuracy@baseline"] = float(baseline)
     for result in report.results:
         if result.metric == "psi" and result.status == Status.OK and result.value is not None:
             out[f"psi:{result.feature}"] = result.value
@@ -103,7 +105,7 @@ def trend_observations(
             if baseline_accuracy is None:
                 continue
             threshold = baseline_accuracy - thresholds.performance_drop.warn
-            direction = "down"
+            direction: Literal["down", "up"] = "down"
         else:
             threshold = thresholds.psi.warn
             direction = "up"
@@ -124,7 +126,7 @@ def trend_observations(
         out.append(
             Observation(
                 kind="slow_trend",
-                severity=trend.severity.value,  # type: ignore[arg-type]
+                severity=severity_named(trend.severity.value),
                 metric=name,
                 feature=None if name.startswith("accuracy@") else name.split(":", 1)[1],
                 value=float(value),

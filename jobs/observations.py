@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-from jobs.findings import Observation
+from jobs.findings import Observation, severity_named
 from jobs.sources.base import ReadReport
 from jobs.stats.measures import PERFORMANCE
 from jobs.stats.reports import MetricResult, Report, Status
@@ -82,7 +82,7 @@ def _drift(report: Report, segment: str | None, card: Card) -> list[Observation]
         out.append(
             Observation(
                 kind=kind,
-                severity=worst.severity.value,  # type: ignore[arg-type]
+                severity=severity_named(worst.severity.value),
                 summary=f"{what}{where} drifted: {worst.metric} {_fmt(worst.value)} "
                 f"(threshold {_fmt(worst.threshold)}, {worst.n_window} rows)",
                 metric=worst.metric,
@@ -100,7 +100,7 @@ def _drift(report: Report, segment: str | None, card: Card) -> list[Observation]
             out.append(
                 Observation(
                     kind="data_quality",
-                    severity=quality.severity.value,  # type: ignore[arg-type]
+                    severity=severity_named(quality.severity.value),
                     summary=f"missing values in {feature!r} changed by {_fmt(quality.value)}",
                     metric=quality.metric,
                     feature=feature,
@@ -122,7 +122,7 @@ def _performance(report: Report, segment: str | None) -> list[Observation]:
     return [
         Observation(
             kind="performance_drop",
-            severity=worst.severity.value,  # type: ignore[arg-type]
+            severity=severity_named(worst.severity.value),
             summary=f"{metric}{where} fell {_fmt(worst.value)} below the baseline"
             + (f" ({_fmt(base)})" if base is not None else "")
             + f", {how}",
@@ -161,7 +161,7 @@ def _segments(report: Report, card: Card, whole: list[Observation]) -> list[Obse
             out.append(
                 Observation(
                     kind="segment_degradation",
-                    severity=worst.severity,
+                    severity=severity_named(worst.severity),
                     summary=summary,
                     metric=worst.metric,
                     feature=worst.feature,
@@ -209,9 +209,9 @@ def _reading(read: ReadReport, expected_rows: bool) -> list[Observation]:
             out.append(
                 Observation(
                     kind="data_quality",
-                    severity=severity,
+                    severity=severity_named(severity),
                     metric="rejected_share",
-                    value=share,  # type: ignore[arg-type]
+                    value=share,
                     threshold=REJECTED_SHARE[severity],
                     summary=f"{share:.1%} of rows were rejected ({read.summary()})",
                 )
@@ -230,8 +230,8 @@ def _training_age(card: Card, today: date) -> list[Observation]:
     return [
         Observation(
             kind="stale_training_data",
-            severity=severity,
-            metric="training_age_days",  # type: ignore[arg-type]
+            severity=severity_named(severity),
+            metric="training_age_days",
             value=float(age),
             threshold=float(TRAINING_AGE_DAYS[severity]),
             summary=f"the model was trained on data up to {trained.to}, {age} days ago",

@@ -71,16 +71,16 @@ def _true_logit(x: dict[str, np.ndarray], concept: float) -> np.ndarray:
     base = -1.0 - 0.8 * x["income"] + 0.9 * x["debt_ratio"] - 0.6 * x["history_months"]
     base = base + 1.1 * util + 0.4 * x["inquiries"]
     # Concept drift: debt ratio stops mattering and inquiries start to matter the other way.
-    return base - concept * (0.9 * x["debt_ratio"] + 0.8 * x["inquiries"])
+    return np.asarray(base - concept * (0.9 * x["debt_ratio"] + 0.8 * x["inquiries"]))
 
 
 def _model_logit(x: dict[str, np.ndarray]) -> np.ndarray:
     base = -1.0 - 0.8 * x["income"] + 0.9 * x["debt_ratio"] - 0.6 * x["history_months"]
-    return base + 1.1 * x["utilization"] + 0.4 * x["inquiries"]
+    return np.asarray(base + 1.1 * x["utilization"] + 0.4 * x["inquiries"])
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
+    return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
 
 def simulate_day(

@@ -41,20 +41,32 @@ def card_yaml(*, limitations: list[dict[str, object]] | None = None) -> dict[str
         "builders": ["U024BE7LH"],
         "channel": "#credit-model-health",
         "limitations": limitations
-        or [{"text": "Less reliable in APAC: few APAC applicants in training.",
-             "segment": {"column": "region", "in": ["APAC"]}}],
+        or [
+            {
+                "text": "Less reliable in APAC: few APAC applicants in training.",
+                "segment": {"column": "region", "in": ["APAC"]},
+            }
+        ],
         "data": {
             "source": {"kind": "csv", "path": "data/*.csv"},
             "timestamp": "scored_at",
             "score": "score",
             "decision_threshold": 0.5,
             "label": "defaulted",
-            "features": ["income", "debt_ratio", "history_months", "utilization", "inquiries",
-                         "product"],
+            "features": [
+                "income",
+                "debt_ratio",
+                "history_months",
+                "utilization",
+                "inquiries",
+                "product",
+            ],
             "segments": ["region"],
         },
-        "baseline": {"from": START.isoformat(),
-                     "to": (START + timedelta(days=BASELINE_DAYS - 1)).isoformat()},
+        "baseline": {
+            "from": START.isoformat(),
+            "to": (START + timedelta(days=BASELINE_DAYS - 1)).isoformat(),
+        },
         "schedule": {"check": "0 6 * * *"},
     }
 
@@ -66,12 +78,25 @@ class Replay:
 
     def check(self, day: int) -> CheckResult:
         end = datetime.combine(START + timedelta(days=day + 1), time(0), tzinfo=UTC)
-        return run_check(sessions=self.sessions, model_id="credit-risk", window_end=end,
-                         now=end + timedelta(hours=6), environ={})
+        return run_check(
+            sessions=self.sessions,
+            model_id="credit-risk",
+            window_end=end,
+            now=end + timedelta(hours=6),
+            environ={},
+        )
 
 
-def replay(sessions: sessionmaker[Session], folder: Path, scenario: Scenario, *, days: int,
-           rows: int = 2000, seed: int = 0, label_column: bool = True) -> Replay:
+def replay(
+    sessions: sessionmaker[Session],
+    folder: Path,
+    scenario: Scenario,
+    *,
+    days: int,
+    rows: int = 2000,
+    seed: int = 0,
+    label_column: bool = True,
+) -> Replay:
     write_days(folder / "data", scenario, days=days, rows=rows, seed=seed)
     content = card_yaml()
     if not label_column:
@@ -80,6 +105,10 @@ def replay(sessions: sessionmaker[Session], folder: Path, scenario: Scenario, *,
     path.write_text(yaml.safe_dump(content))
     card = load_card(path)
     with sessions.begin() as session:
-        register_card(session=session, card=card, source_file=path,
-                      now=datetime.combine(START, time(0), tzinfo=UTC))
+        register_card(
+            session=session,
+            card=card,
+            source_file=path,
+            now=datetime.combine(START, time(0), tzinfo=UTC),
+        )
     return Replay(sessions, folder)

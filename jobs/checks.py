@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from jobs import baselines, findings, history
 from jobs.columns import Watched, watched_columns
 from jobs.errors import NotFound
-from jobs.observations import observe
+from jobs.observations import matured_observations, observe
 from jobs.sources import open_source
 from jobs.sources.base import ReadReport, Source
 from jobs.stats import baselines as stats_baselines
@@ -212,29 +212,17 @@ def run_check(
     source = source or open_source(card.data.source, environ=environ, base_dir=loaded.base_dir)
     watched = watched_columns(card, source.columns())
     profile, read = _read_window(source, watched, stats_baseline, start, end)
-    thresholds = Thresholds.from_mapping(
-        {name: {"warn": t.warn, "critical": t.critical} for name, t in card.thresholds.items()}
+    observations, metrics = _judge(
+        sessions,
+        card=card,
+        model_id=model_id,
+        baseline=stats_baseline,
+        baseline_id=baseline_row.id,
+        profile=profile,
+        read=read,
+        end=end,
+        matured=_read_matured(source, watched, stats_baseline, card, start=start, end=end),
     )
-    report = compare(stats_baseline, profile, thresholds=thresholds) if profile.rows else None
-    with sessions() as session:
-        past = history.recent_profiles(session, model_id, baseline_row.id, end, POOLED_DAYS - 1)
-        series = history.series(session, model_id, end)
-    pooled = None
-    if past and profile.rows:
-        pooled = compare(stats_baseline, merge(profile, *past), thresholds=thresholds)
-    observations = observe(report=report, read=read, card=card, today=end.date())
-    if pooled is not None:
-        observations += [
-            o
-            for o in observe(
-                report=pooled, read=ReadReport(), card=card, today=end.date(), expected_rows=False
-            )
-            if o.kind not in ("stale_training_data",)
-        ]
-    today_series = history.today_series(report)
-    observations += history.trend_observations(series, today_series, end, thresholds, report)
-    observations = _strongest(observations)
-    metrics = _metrics_json(report, pooled, today_series)
     result_rows = {"read": read.rows_read, "rejected": read.rows_rejected}
     if not post:
         return CheckResult(
@@ -268,6 +256,70 @@ def run_check(
                 select(CheckRun).where(CheckRun.model_id == model_id, CheckRun.window_end == end)
             ).one()
             return _stored_result(run)
+
+
+def _read_matured(
+    source: Source,
+    watched: Watched,
+    baseline: stats_baselines.Baseline,
+    card: Card,
+    *,
+    start: datetime,
+    end: datetime,
+) -> tuple[Profile, datetime, datetime] | None:
+    """The window one label delay back, whose labels have arrived since (design decision 4)."""
+    delay = card.data.label_delay
+    if card.data.label is None or delay is None or delay <= timedelta(0):
+        return None
+    profile, _ = _read_window(source, watched, baseline, start - delay, end - delay)
+    return (profile, start - delay, end - delay) if profile.labelled else None
+
+
+def _judge(
+    sessions: sessionmaker[Session],
+    *,
+    card: Card,
+    model_id: str,
+    baseline: stats_baselines.Baseline,
+    baseline_id: int,
+    profile: Profile,
+    read: ReadReport,
+    end: datetime,
+    matured: tuple[Profile, datetime, datetime] | None,
+) -> tuple[list[findings.Observation], dict[str, Any]]:
+    """Compare the window (alone, pooled with the last week, and its matured labels) and its
+    history; one observation per condition, and the metrics to store and print."""
+    thresholds = Thresholds.from_mapping(
+        {name: {"warn": t.warn, "critical": t.critical} for name, t in card.thresholds.items()}
+    )
+    report = compare(baseline, profile, thresholds=thresholds) if profile.rows else None
+    with sessions() as session:
+        past = history.recent_profiles(session, model_id, baseline_id, end, POOLED_DAYS - 1)
+        series = history.series(session, model_id, end)
+    pooled = None
+    if past and profile.rows:
+        pooled = compare(baseline, merge(profile, *past), thresholds=thresholds)
+    today = end.date()
+    observations = observe(report=report, read=read, card=card, today=today)
+    if pooled is not None:
+        observations += [
+            o
+            for o in observe(
+                report=pooled, read=ReadReport(), card=card, today=today, expected_rows=False
+            )
+            if o.kind != "stale_training_data"
+        ]
+    matured_report = None
+    if matured is not None:
+        matured_profile, since, until = matured
+        matured_report = compare(baseline, matured_profile, thresholds=thresholds)
+        observations += matured_observations(matured_report, since=since, until=until)
+    today_series = history.today_series(report, matured=matured_report)
+    observations += history.trend_observations(series, today_series, end, thresholds)
+    metrics = _metrics_json(report, pooled, today_series)
+    if matured_report is not None:
+        metrics["matured"] = history.results_json(matured_report)
+    return _strongest(observations), metrics
 
 
 def _strongest(observations: list[findings.Observation]) -> list[findings.Observation]:

@@ -62,14 +62,18 @@ def series(session: Session, model_id: str, end: datetime) -> dict[str, list[tup
     return out
 
 
-def today_series(report: Report | None) -> dict[str, float]:
-    """This run's headline numbers (see the module docstring)."""
+def today_series(report: Report | None, *, matured: Report | None = None) -> dict[str, float]:
+    """This run's headline numbers (see the module docstring); realized accuracy comes from the
+    window's own labels, else from the matured window's (labels that arrived after a delay)."""
     if report is None:
         return {}
     out: dict[str, float] = {}
     perf = report.performance
     if perf is not None:
         realized = perf.realized.get("accuracy") if perf.realized else None
+        if realized is None and matured is not None and matured.performance is not None:
+            late = matured.performance.realized
+            realized = late.get("accuracy") if late else None
         if realized is not None:
             out["accuracy@realized"] = float(realized)
         estimate = perf.estimated.get("accuracy")
@@ -89,7 +93,6 @@ def trend_observations(
     today: dict[str, float],
     end: datetime,
     thresholds: Thresholds,
-    report: Report | None,
 ) -> list[Observation]:
     """Slow-trend observations for every series with enough history."""
     out: list[Observation] = []
@@ -144,7 +147,6 @@ def trend_observations(
                 },
             )
         )
-    del report
     return out
 
 

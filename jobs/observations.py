@@ -8,7 +8,8 @@ the worst metric that passed both gates; the checks module matches them to store
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime
 
 from jobs.findings import Observation, severity_named
 from jobs.sources.base import ReadReport
@@ -237,6 +238,22 @@ def _training_age(card: Card, today: date) -> list[Observation]:
             summary=f"the model was trained on data up to {trained.to}, {age} days ago",
         )
     ]
+
+
+def matured_observations(report: Report, *, since: datetime, until: datetime) -> list[Observation]:
+    """Realized performance of an earlier window whose labels have arrived since."""
+    period = f"scores of {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC, labels now in"
+    out = []
+    for o in _performance(report, None):
+        if o.details.get("method") == "realized":
+            out.append(
+                replace(
+                    o,
+                    summary=f"{o.summary} ({period})",
+                    details={**o.details, "since": since.isoformat(), "until": until.isoformat()},
+                )
+            )
+    return out
 
 
 def observe(

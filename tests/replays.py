@@ -96,11 +96,14 @@ def replay(
     rows: int = 2000,
     seed: int = 0,
     label_column: bool = True,
+    label_delay: str | None = None,
 ) -> Replay:
     write_days(folder / "data", scenario, days=days, rows=rows, seed=seed)
     content = card_yaml()
     if not label_column:
         content["data"]["label"] = None  # type: ignore[index]
+    if label_delay is not None:
+        content["data"]["label_delay"] = label_delay  # type: ignore[index]
     path = folder / "card.yaml"
     path.write_text(yaml.safe_dump(content))
     card = load_card(path)

@@ -6,6 +6,7 @@ Plain dataclasses; a card's `thresholds:` mapping overrides the defaults via
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -121,7 +122,8 @@ class Thresholds:
         """Overrides from a card, e.g. `{"psi": {"warn": 0.1, "critical": 0.25}}`.
 
         Keys are the field names above or any metric name; a missing level keeps the base value,
-        and `info` is lowered to `warn` when the override puts warn below it.
+        and `info` is lowered to `warn` when the override puts warn below it. A metric without
+        levels so far gets info = warn and critical = inf unless given.
         """
         base = base or DEFAULT_THRESHOLDS
         named = {"psi", "performance_drop", "missing_rate", "out_of_range", "unseen"}
@@ -129,10 +131,10 @@ class Thresholds:
         extra = dict(base.extra)
         for key, levels in mapping.items():
             current = getattr(base, key) if key in named else base.levels_for(key)
-            current = current or Levels(0.0, 0.0, 0.0)
-            warn = float(levels.get("warn", current.warn))
-            critical = float(levels.get("critical", max(current.critical, warn)))
-            info = float(levels.get("info", min(current.info, warn)))
+            warn = float(levels.get("warn", current.warn if current else math.inf))
+            default_critical = max(current.critical, warn) if current else math.inf
+            critical = float(levels.get("critical", default_critical))
+            info = float(levels.get("info", min(current.info, warn) if current else warn))
             new = Levels(info, warn, critical)
             if key in named:
                 changes[key] = new

@@ -45,14 +45,14 @@ def _pairwise_slopes(y: np.ndarray, t: np.ndarray) -> np.ndarray:
     return np.sort((y[j] - y[i])[used] / dt[used])
 
 
-def _autocorrelation_factor(residuals: np.ndarray) -> float:
+def _autocorrelation_factor(residuals: np.ndarray, scale: float) -> float:
     """Variance inflation for lag-1 autocorrelation r of the detrended series: (1 + r) / (1 - r),
     i.e. an effective sample size n (1 - r) / (1 + r) (AR(1)); r clipped to [0, 0.95], so the
     factor is in [1, 39] and only ever widens the test."""
     centred = residuals - residuals.mean()
     denominator = float(np.sum(centred * centred))
-    if denominator == 0 or residuals.size < 4:
-        return 1.0
+    if denominator <= residuals.size * (1e-12 * scale) ** 2 or residuals.size < 4:
+        return 1.0  # no noise left around the line: nothing to correlate
     r = float(np.sum(centred[:-1] * centred[1:])) / denominator
     r = min(max(r, 0.0), 0.95)
     return (1.0 + r) / (1.0 - r)
@@ -185,7 +185,7 @@ def assess_trend(
     sign = -1.0 if direction == "down" else 1.0
     adjusted, seasonal = _deseasonalise(y, t)
     slope, intercept = theil_sen(adjusted, t)
-    factor = _autocorrelation_factor(adjusted - slope * t)
+    factor = _autocorrelation_factor(adjusted - slope * t, float(np.max(np.abs(y))))
     _, var, z = mann_kendall(adjusted, variance_factor=factor)
     p_value = normal_sf(sign * z)
     slopes = _pairwise_slopes(adjusted, t)

@@ -7,17 +7,24 @@ would, and asserts on what people would have been told, and when.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from jobs.checks import CheckResult
+from jobs.checks import CheckResult, run_check
 from jobs.simulation import concept_drift, seasonal, segment_drift, slow_drift, stable
+from jobs.sources import open_source
+from jobs.sources.base import Batch, SchemaKind, Source
 from store import db
+from store.card_schema import FileSource
 from store.models import Finding, Notification
-from tests.replays import BASELINE_DAYS, replay
+from tests.replays import BASELINE_DAYS, START, replay
 
 LOUD = ("warn", "critical")
 ONSET = 28
@@ -130,3 +137,62 @@ def test_concept_drift_is_caught_by_realized_performance_early(
             assert fallen < 0.03 or day - ONSET <= 7, (day, fallen, caught)
             return
     pytest.fail("concept drift was never caught")
+
+
+class LabelsArriveLater:
+    """A source whose labels appear only `delay` after the score, as in production."""
+
+    def __init__(self, inner: Source, delay: timedelta) -> None:
+        self.inner, self.delay = inner, delay
+        self.now = datetime.min.replace(tzinfo=UTC)
+
+    def describe(self) -> str:
+        return self.inner.describe()
+
+    def columns(self) -> dict[str, SchemaKind]:
+        return self.inner.columns()
+
+    def batches(self, **kwargs: Any) -> Iterator[Batch]:
+        cutoff = np.datetime64((self.now - self.delay).replace(tzinfo=None), "ns")
+        for batch in self.inner.batches(**kwargs):
+            label = kwargs["label"]
+            if label is not None:
+                batch[label] = np.where(batch[kwargs["timestamp"]] < cutoff, batch[label], np.nan)
+            yield batch
+
+
+def test_labels_that_arrive_late_still_catch_concept_drift(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """With a 7-day label delay the window itself has no labels; the check reads the window a
+    week back, whose labels are in by now, and reports its realized performance."""
+    delay = timedelta(days=7)
+    days = ONSET + 35
+    replay(sessions, tmp_path, concept_drift(ONSET), days=days, seed=5, label_delay="7d")
+    source = LabelsArriveLater(
+        open_source(
+            FileSource(kind="csv", path=str(tmp_path / "data" / "*.csv")),
+            environ={},
+            base_dir=tmp_path,
+        ),
+        delay,
+    )
+    for day in range(BASELINE_DAYS, days):
+        end = datetime.combine(START + timedelta(days=day + 1), clock(0), tzinfo=UTC)
+        source.now = end + timedelta(hours=6)
+        result = run_check(
+            sessions=sessions,
+            model_id="credit-risk",
+            window_end=end,
+            now=source.now,
+            environ={},
+            source=source,
+        )
+        drops = [f for f in _loud(result) if f["kind"] == "performance_drop"]
+        if day < ONSET + 7:
+            assert drops == [], f"day {day}: the labels of drifted days are not in yet"
+        if drops:
+            assert "labels now in" in str(drops[0]["summary"])
+            assert "matured" in result.metrics
+            return
+    pytest.fail("the late labels never showed the drop")

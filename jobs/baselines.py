@@ -7,17 +7,18 @@ second pass counts every row into daily profiles (the calibration of gate a) ove
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 
 from jobs.columns import Watched
+from jobs.errors import SourceError
 from jobs.sources.base import Batch, ReadReport, Source
 from jobs.stats import baselines as stats_baselines
 from jobs.stats.layouts import BaselineSpec, Bins
 from jobs.stats.profiles import Profile, merge, profile_groups
+from jobs.windows import read_batches
 from store.card_schema import DateRange
 
 SAMPLE_ROWS = 500_000
@@ -90,12 +91,10 @@ def build_baseline(
     """Read [start, end) of `source` and build the baseline (see the module docstring)."""
     report = ReadReport()
     sampler = _Sampler(sample_rows)
-    for batch in _read(source, watched, start, end, report):
+    for batch in read_batches(source, watched, start=start, end=end, report=report):
         sampler.add(batch, len(batch[watched.score]))
     sample = _concat(sampler.batches)
     if not sample or sampler.rows == 0:
-        from jobs.errors import SourceError
-
         raise SourceError(
             source.describe(),
             f"no usable rows between {start:%Y-%m-%d} and {end:%Y-%m-%d} for the baseline "
@@ -121,7 +120,7 @@ def _count_daily(
     source: Source, watched: Watched, bins: Bins, start: datetime, end: datetime
 ) -> dict[int, Profile]:
     daily: dict[int, Profile] = {}
-    for batch in _read(source, watched, start, end, ReadReport()):
+    for batch in read_batches(source, watched, start=start, end=end, report=ReadReport()):
         days = _days(batch, watched.timestamp)
         unique, inverse = np.unique(days, return_inverse=True)
         for day, profile in zip(
@@ -129,17 +128,3 @@ def _count_daily(
         ):
             daily[day] = daily[day].merge(profile) if day in daily else profile
     return dict(sorted(daily.items()))
-
-
-def _read(
-    source: Source, watched: Watched, start: datetime, end: datetime, report: ReadReport
-) -> Iterator[Batch]:
-    yield from source.batches(
-        start=start,
-        end=end,
-        columns=watched.kinds,
-        timestamp=watched.timestamp,
-        score=watched.score,
-        label=watched.label,
-        report=report,
-    )

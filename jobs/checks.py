@@ -27,9 +27,10 @@ from jobs.sources import open_source
 from jobs.sources.base import ReadReport, Source
 from jobs.stats import baselines as stats_baselines
 from jobs.stats.comparisons import compare
-from jobs.stats.profiles import Profile, merge, profile_batch
+from jobs.stats.profiles import Profile, merge
 from jobs.stats.reports import Report
 from jobs.stats.thresholds import Thresholds
+from jobs.windows import profile_window
 from store import repo
 from store.card_schema import BaselineSource
 from store.cards import Card
@@ -159,28 +160,6 @@ def _stored_result(run: CheckRun) -> CheckResult:
     )
 
 
-def _read_window(
-    source: Source,
-    watched: Watched,
-    stats_baseline: stats_baselines.Baseline,
-    start: datetime,
-    end: datetime,
-) -> tuple[Profile, ReadReport]:
-    read = ReadReport()
-    profile = Profile.zeros(stats_baseline.bins)
-    for batch in source.batches(
-        start=start,
-        end=end,
-        columns=watched.kinds,
-        timestamp=watched.timestamp,
-        score=watched.score,
-        label=watched.label,
-        report=read,
-    ):
-        profile = profile.merge(profile_batch(batch, stats_baseline.bins))
-    return profile, read
-
-
 def run_check(
     *,
     sessions: sessionmaker[Session],
@@ -211,7 +190,7 @@ def run_check(
     stats_baseline = stats_baselines.Baseline.from_bytes(baseline_row.data)
     source = source or open_source(card.data.source, environ=environ, base_dir=loaded.base_dir)
     watched = watched_columns(card, source.columns())
-    profile, read = _read_window(source, watched, stats_baseline, start, end)
+    profile, read = profile_window(source, watched, stats_baseline.bins, start=start, end=end)
     observations, metrics = _judge(
         sessions,
         card=card,
@@ -271,7 +250,9 @@ def _read_matured(
     delay = card.data.label_delay
     if card.data.label is None or delay is None or delay <= timedelta(0):
         return None
-    profile, _ = _read_window(source, watched, baseline, start - delay, end - delay)
+    profile, _ = profile_window(
+        source, watched, baseline.bins, start=start - delay, end=end - delay
+    )
     return (profile, start - delay, end - delay) if profile.labelled else None
 
 

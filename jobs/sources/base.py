@@ -38,13 +38,18 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from jobs.stats.layouts import Bins
+    from jobs.stats.profiles import Profile
 
 __all__ = [
     "Batch",
     "ColumnKind",
+    "CountingSource",
     "ReadReport",
     "SchemaKind",
     "Source",
@@ -197,4 +202,15 @@ class Source(Protocol):
         `columns` are the features to read (the timestamp, score and label are read anyway).
         Memory stays bounded by the batch size whatever the window's size.
         """
+        ...
+
+
+@runtime_checkable
+class CountingSource(Source, Protocol):
+    """A source that can count a window over a baseline's bins itself (SQL pushdown)."""
+
+    def profile(
+        self, *, start: datetime, end: datetime, bins: Bins, timestamp: str, report: ReadReport
+    ) -> Profile:
+        """The window's profile, equal to profiling `batches` in memory, computed at the source."""
         ...

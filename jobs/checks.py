@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from jobs import baselines, findings, history
 from jobs.columns import Watched, watched_columns
-from jobs.errors import NotFound
+from jobs.errors import NotFound, SourceError
 from jobs.observations import matured_observations, observe
 from jobs.sources import open_source
 from jobs.sources.base import ReadReport, Source
@@ -184,24 +184,29 @@ def run_check(
         if existing is not None and existing.status == "completed":
             return _stored_result(existing)
     card = loaded.card
-    baseline_row = ensure_baseline(
-        sessions=sessions, model_id=model_id, now=now, environ=environ, source=source
-    )
-    stats_baseline = stats_baselines.Baseline.from_bytes(baseline_row.data)
-    source = source or open_source(card.data.source, environ=environ, base_dir=loaded.base_dir)
-    watched = watched_columns(card, source.columns())
-    profile, read = profile_window(source, watched, stats_baseline.bins, start=start, end=end)
-    observations, metrics = _judge(
-        sessions,
-        card=card,
-        model_id=model_id,
-        baseline=stats_baseline,
-        baseline_id=baseline_row.id,
-        profile=profile,
-        read=read,
-        end=end,
-        matured=_read_matured(source, watched, stats_baseline, card, start=start, end=end),
-    )
+    try:
+        baseline_row = ensure_baseline(
+            sessions=sessions, model_id=model_id, now=now, environ=environ, source=source
+        )
+        stats_baseline = stats_baselines.Baseline.from_bytes(baseline_row.data)
+        source = source or open_source(card.data.source, environ=environ, base_dir=loaded.base_dir)
+        watched = watched_columns(card, source.columns())
+        profile, read = profile_window(source, watched, stats_baseline.bins, start=start, end=end)
+        observations, metrics = _judge(
+            sessions,
+            card=card,
+            model_id=model_id,
+            baseline=stats_baseline,
+            baseline_id=baseline_row.id,
+            profile=profile,
+            read=read,
+            end=end,
+            matured=_read_matured(source, watched, stats_baseline, card, start=start, end=end),
+        )
+    except SourceError as error:
+        if post:
+            _record_failure(sessions, card=card, start=start, end=end, now=now, error=error)
+        raise
     result_rows = {"read": read.rows_read, "rejected": read.rows_rejected}
     if not post:
         return CheckResult(
@@ -342,6 +347,68 @@ def _finding_json(o: findings.Observation, state: str, finding_id: int | None) -
     }
 
 
+def _record_failure(
+    sessions: sessionmaker[Session],
+    *,
+    card: Card,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    error: SourceError,
+) -> None:
+    """A run that could not read its data: a failed run (retried next time) and a finding."""
+    with sessions.begin() as session:
+        _drop_failed(session, card.model, end)
+        run = CheckRun(
+            model_id=card.model,
+            window_start=start,
+            window_end=end,
+            status="failed",
+            error=str(error),
+            started_at=now,
+            finished_at=now,
+        )
+        session.add(run)
+        session.flush()
+        unreadable = findings.Observation(
+            kind="source_error",
+            severity="warn",
+            summary=f"the data could not be read: {error.reason}",
+            details={"source": error.source},
+        )
+        findings.reconcile(
+            session=session,
+            model_id=card.model,
+            check_run_id=run.id,
+            observations=[unreadable],
+            channel=card.channel,
+            now=now,
+            acknowledge_within=card.escalation.acknowledge_within,
+            complete=False,
+        )
+
+
+def _drop_failed(session: Session, model_id: str, end: datetime) -> None:
+    """Forget an earlier failed run of this window, so that this run can take its place."""
+    failed = session.scalars(
+        select(CheckRun).where(
+            CheckRun.model_id == model_id, CheckRun.window_end == end, CheckRun.status == "failed"
+        )
+    ).first()
+    if failed is not None:
+        for finding in session.scalars(
+            select(Finding).where(
+                (Finding.first_check_run_id == failed.id) | (Finding.last_check_run_id == failed.id)
+            )
+        ):
+            if finding.first_check_run_id == failed.id:
+                finding.first_check_run_id = None
+            if finding.last_check_run_id == failed.id:
+                finding.last_check_run_id = None
+        session.delete(failed)
+        session.flush()
+
+
 def _store(
     sessions: sessionmaker[Session],
     *,
@@ -357,6 +424,7 @@ def _store(
     metrics: dict[str, Any],
 ) -> CheckResult:
     with sessions.begin() as session:
+        _drop_failed(session, model_id, end)
         run = CheckRun(
             model_id=model_id,
             baseline_id=baseline_id,

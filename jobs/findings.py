@@ -145,8 +145,13 @@ def reconcile(
     now: datetime,
     acknowledge_within: timedelta,
     recover_after: int = 2,
+    complete: bool = True,
 ) -> list[Change]:
-    """Apply one check run's observations to the model's findings; queue what must be said."""
+    """Apply one check run's observations to the model's findings; queue what must be said.
+
+    `complete=False` (a run that could not read its data) only applies the observations given:
+    a condition it could not look at is not counted as cleared.
+    """
     live = {
         f.key: f
         for f in session.scalars(
@@ -189,7 +194,7 @@ def reconcile(
             )
         )
     for key, finding in live.items():
-        if key in seen:
+        if key in seen or not complete:
             continue
         finding.clear_runs += 1
         if finding.clear_runs < recover_after:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from jobs import leases
 from store import repo
 from store.cards import Card
+from store.errors import HandoffError
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +62,16 @@ def run_check_job(model_id: str, card_version: int) -> None:
     if _context is None:  # pragma: no cover - only if a job store outlives its process
         raise RuntimeError("scheduler context is not set")
     log.info("scheduled check of %s (card version %s)", model_id, card_version)
-    _context.check(
-        sessions=_context.sessions,
-        model_id=model_id,
-        window_end=None,
-        now=datetime.now(UTC),
-        environ=_context.environ,
-    )
+    try:
+        _context.check(
+            sessions=_context.sessions,
+            model_id=model_id,
+            window_end=None,
+            now=datetime.now(UTC),
+            environ=_context.environ,
+        )
+    except HandoffError as error:  # recorded as a failed run and a finding; no traceback
+        log.warning("check of %s failed: %s", model_id, error)
 
 
 def check_job_id(model_id: str) -> str:

@@ -159,3 +159,27 @@ def test_a_killed_check_leaves_nothing_and_the_next_run_completes_once(tmp_path:
         engine.dispose()
     end = datetime.combine(START + timedelta(days=day + 1), clock(0), tzinfo=UTC)
     assert runs == [(end, 300)]
+
+
+def test_an_unreadable_source_is_a_failed_run_a_finding_and_a_clear_error(
+    database_url: str, tmp_path: Path
+) -> None:
+    runner = CliRunner(env={"DATABASE_URL": database_url})
+    card = _csv_card(tmp_path)
+    assert runner.invoke(cli, ["register", str(card)]).exit_code == 0
+    (tmp_path / "data").rename(tmp_path / "gone")
+    as_of = (START + timedelta(days=16)).isoformat()
+    failed = runner.invoke(cli, ["check", "credit-risk", "--as-of", as_of])
+    assert failed.exit_code == 1
+    assert "error: csv" in failed.stderr and "Traceback" not in failed.stderr
+    engine = db.make_engine(database_url)
+    with engine.connect() as connection:
+        assert connection.execute(select(CheckRun.status)).scalars().all() == ["failed"]
+        assert connection.execute(select(Finding.kind)).scalars().all() == ["source_error"]
+        assert connection.execute(select(Notification.kind)).scalars().all() == ["finding.new"]
+    (tmp_path / "gone").rename(tmp_path / "data")
+    done = runner.invoke(cli, ["check", "credit-risk", "--as-of", as_of])
+    assert done.exit_code == 0, done.output
+    with engine.connect() as connection:
+        assert connection.execute(select(CheckRun.status)).scalars().all() == ["completed"]
+    engine.dispose()

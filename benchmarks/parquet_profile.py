@@ -44,6 +44,10 @@ def write_file(path: Path, rows: int, chunk: int) -> None:
         score = 1.0 / (1.0 + np.exp(-rng.normal(-1.0, 1.5, n)))
         columns["score"] = score
         columns["label"] = (rng.random(n) < score).astype(np.float64)
+        # 30 days of traffic, in order: what a model's scored rows look like in production
+        columns["scored_at"] = np.datetime64("2026-01-01", "ns") + (
+            np.arange(start, start + n) * (30 * 86_400_000_000_000 // rows)
+        ).astype("timedelta64[ns]")
         table = pa.table(
             {
                 k: pa.array(v).dictionary_encode() if v.dtype == object else v
@@ -116,21 +120,61 @@ def profile_file(path: Path) -> None:
     print(f"peak RSS of the profiling process: {peak_mb:.0f} MB (target < 500 MB)")
 
 
+def profile_through_source(path: Path) -> None:
+    """The product's path: the parquet FileSource read in batches, counted by `profile_window`."""
+    from datetime import UTC, datetime
+
+    from jobs.columns import Watched
+    from jobs.sources.base import ReadReport
+    from jobs.sources.files import FileSource
+    from jobs.stats import BaselineSpec, Bins
+    from jobs.windows import profile_window, read_batches
+
+    source = FileSource(kind="parquet", path=str(path), base_dir=path.parent)
+    kinds = {name: "numeric" for name in NUMERIC} | {"c0": "categorical", "region": "categorical"}
+    watched = Watched(kinds, (*NUMERIC, "c0"), "scored_at", "score", "label", ("region",))  # type: ignore[arg-type]
+    spec = BaselineSpec(
+        numeric=NUMERIC, categorical=["c0"], score="score", label="label", segments=["region"]
+    )
+    start, end = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
+    sample = next(read_batches(source, watched, start=start, end=end, report=ReadReport()))
+    bins = Bins.fit(sample, spec)
+    del sample
+    started = time.perf_counter()
+    window, report = profile_window(source, watched, bins, start=start, end=end)
+    elapsed = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"through the parquet source: {window.rows:,} rows ({report.rows_rejected:,} rejected) "
+        f"in {elapsed:.1f} s: {window.rows / elapsed:,.0f} rows/s; peak RSS {peak_mb:.0f} MB "
+        "(target < 500 MB)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20_000_000)
     parser.add_argument("--row-group", type=int, default=250_000, help="rows per row group")
     parser.add_argument("--path", type=Path, default=Path("/tmp/handoff_bench_20m.parquet"))
     parser.add_argument("--write-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--via", choices=["chunks", "source"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.write_only:
         write_file(args.path, args.rows, args.row_group)
+        return
+    if args.via == "chunks":
+        profile_file(args.path)
+        return
+    if args.via == "source":
+        profile_through_source(args.path)
         return
     meta_ok = False
     if args.path.exists():
         import pyarrow.parquet as pq
 
-        meta_ok = pq.ParquetFile(args.path).metadata.num_rows == args.rows
+        metadata = pq.ParquetFile(args.path).metadata
+        names = pq.ParquetFile(args.path).schema_arrow.names
+        meta_ok = metadata.num_rows == args.rows and "scored_at" in names
     if not meta_ok:
         started = time.perf_counter()
         command = [
@@ -144,7 +188,18 @@ def main() -> None:
         ]
         subprocess.run(command, check=True)
         print(f"wrote the test file in {time.perf_counter() - started:.0f} s (child process)")
-    profile_file(args.path)
+    for via in ("chunks", "source"):  # each in its own process: its own peak RSS
+        command = [
+            sys.executable,
+            __file__,
+            "--via",
+            via,
+            "--rows",
+            str(args.rows),
+            "--path",
+            str(args.path),
+        ]
+        subprocess.run(command, check=True)
 
 
 if __name__ == "__main__":

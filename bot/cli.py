@@ -23,9 +23,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.settings import Settings
-from jobs.checks import CheckResult, ensure_baseline, run_check
+from jobs.checks import ensure_baseline, run_check
 from jobs.queries import model_health
 from jobs.registration import register_card
+from jobs.runs import CheckResult
 from store import db
 from store.cards import Card, load_cards
 from store.errors import CardError, HandoffError

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from jobs import baselines, findings, history
 from jobs.columns import Watched, watched_columns
 from jobs.errors import NotFound, SourceError
 from jobs.observations import matured_observations, observe
+from jobs.runs import CheckResult, finding_json, record_failure, store_run, stored_result
 from jobs.sources import open_source
 from jobs.sources.base import ReadReport, Source
 from jobs.stats import baselines as stats_baselines
@@ -34,43 +35,11 @@ from jobs.windows import profile_window
 from store import repo
 from store.card_schema import BaselineSource
 from store.cards import Card
-from store.models import Baseline, CheckRun, Finding, WindowProfile
+from store.models import Baseline, CheckRun
 
 DAY = timedelta(days=1)
 POOLED_DAYS = 7
 MAX_CATCH_UP = timedelta(days=7)
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """What `handoff check --json` prints (design.md's contract), and what a rerun returns."""
-
-    model: str
-    window_start: datetime
-    window_end: datetime
-    rows_read: int
-    rows_rejected: int
-    rejected: dict[str, int]
-    metrics: dict[str, Any]
-    findings: list[dict[str, Any]]
-    queued: int
-    reused: bool = False
-    notes: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "window": {"start": self.window_start.isoformat(), "end": self.window_end.isoformat()},
-            "rows": {
-                "read": self.rows_read,
-                "rejected": self.rows_rejected,
-                "rejected_by_reason": self.rejected,
-            },
-            "metrics": self.metrics,
-            "findings": self.findings,
-            "queued": self.queued,
-            "reused": self.reused,
-        }
 
 
 @dataclass(frozen=True)
@@ -144,22 +113,6 @@ def _window(
     return last.window_end, now
 
 
-def _stored_result(run: CheckRun) -> CheckResult:
-    data = run.metrics
-    return CheckResult(
-        model=run.model_id,
-        window_start=run.window_start,
-        window_end=run.window_end,
-        rows_read=run.rows_read,
-        rows_rejected=run.rows_rejected,
-        rejected=dict(run.rejected),
-        metrics=data.get("metrics", {}),
-        findings=data.get("findings", []),
-        queued=0,
-        reused=True,
-    )
-
-
 def run_check(
     *,
     sessions: sessionmaker[Session],
@@ -182,7 +135,7 @@ def run_check(
             select(CheckRun).where(CheckRun.model_id == model_id, CheckRun.window_end == end)
         ).first()
         if existing is not None and existing.status == "completed":
-            return _stored_result(existing)
+            return stored_result(existing)
     card = loaded.card
     try:
         baseline_row = ensure_baseline(
@@ -205,7 +158,7 @@ def run_check(
         )
     except SourceError as error:
         if post:
-            _record_failure(sessions, card=card, start=start, end=end, now=now, error=error)
+            record_failure(sessions, card=card, start=start, end=end, now=now, error=error)
         raise
     result_rows = {"read": read.rows_read, "rejected": read.rows_rejected}
     if not post:
@@ -217,11 +170,11 @@ def run_check(
             rows_rejected=result_rows["rejected"],
             rejected=dict(read.rejected),
             metrics=metrics,
-            findings=[_finding_json(o, "new", None) for o in observations],
+            findings=[finding_json(o, "new", None) for o in observations],
             queued=0,
         )
     try:
-        return _store(
+        return store_run(
             sessions,
             model_id=model_id,
             card=card,
@@ -239,7 +192,7 @@ def run_check(
             run = session.scalars(
                 select(CheckRun).where(CheckRun.model_id == model_id, CheckRun.window_end == end)
             ).one()
-            return _stored_result(run)
+            return stored_result(run)
 
 
 def _read_matured(
@@ -330,167 +283,3 @@ def _metrics_json(
             continue
         out[name] = history.results_json(part)
     return out
-
-
-def _finding_json(o: findings.Observation, state: str, finding_id: int | None) -> dict[str, Any]:
-    return {
-        "id": finding_id,
-        "kind": o.kind,
-        "severity": o.severity,
-        "metric": o.metric,
-        "feature": o.feature,
-        "segment": o.segment,
-        "value": o.value,
-        "threshold": o.threshold,
-        "state": state,
-        "summary": o.summary,
-    }
-
-
-def _record_failure(
-    sessions: sessionmaker[Session],
-    *,
-    card: Card,
-    start: datetime,
-    end: datetime,
-    now: datetime,
-    error: SourceError,
-) -> None:
-    """A run that could not read its data: a failed run (retried next time) and a finding."""
-    with sessions.begin() as session:
-        _drop_failed(session, card.model, end)
-        run = CheckRun(
-            model_id=card.model,
-            window_start=start,
-            window_end=end,
-            status="failed",
-            error=str(error),
-            started_at=now,
-            finished_at=now,
-        )
-        session.add(run)
-        session.flush()
-        unreadable = findings.Observation(
-            kind="source_error",
-            severity="warn",
-            summary=f"the data could not be read: {error.reason}",
-            details={"source": error.source},
-        )
-        findings.reconcile(
-            session=session,
-            model_id=card.model,
-            check_run_id=run.id,
-            observations=[unreadable],
-            channel=card.channel,
-            now=now,
-            acknowledge_within=card.escalation.acknowledge_within,
-            complete=False,
-        )
-
-
-def _drop_failed(session: Session, model_id: str, end: datetime) -> None:
-    """Forget an earlier failed run of this window, so that this run can take its place."""
-    failed = session.scalars(
-        select(CheckRun).where(
-            CheckRun.model_id == model_id, CheckRun.window_end == end, CheckRun.status == "failed"
-        )
-    ).first()
-    if failed is not None:
-        for finding in session.scalars(
-            select(Finding).where(
-                (Finding.first_check_run_id == failed.id) | (Finding.last_check_run_id == failed.id)
-            )
-        ):
-            if finding.first_check_run_id == failed.id:
-                finding.first_check_run_id = None
-            if finding.last_check_run_id == failed.id:
-                finding.last_check_run_id = None
-        session.delete(failed)
-        session.flush()
-
-
-def _store(
-    sessions: sessionmaker[Session],
-    *,
-    model_id: str,
-    card: Card,
-    baseline_id: int,
-    start: datetime,
-    end: datetime,
-    now: datetime,
-    read: ReadReport,
-    profile: Profile,
-    observations: list[findings.Observation],
-    metrics: dict[str, Any],
-) -> CheckResult:
-    with sessions.begin() as session:
-        _drop_failed(session, model_id, end)
-        run = CheckRun(
-            model_id=model_id,
-            baseline_id=baseline_id,
-            window_start=start,
-            window_end=end,
-            status="completed",
-            rows_read=read.rows_read,
-            rows_rejected=read.rows_rejected,
-            rejected={**read.rejected, **read.bad_cells},
-            metrics={},
-            started_at=now,
-            finished_at=now,
-        )
-        session.add(run)
-        session.flush()
-        session.add(
-            WindowProfile(
-                check_run_id=run.id,
-                model_id=model_id,
-                baseline_id=baseline_id,
-                window_start=start,
-                window_end=end,
-                rows=profile.rows,
-                data=profile.to_bytes(),
-            )
-        )
-        changes = findings.reconcile(
-            session=session,
-            model_id=model_id,
-            check_run_id=run.id,
-            observations=observations,
-            channel=card.channel,
-            now=now,
-            acknowledge_within=card.escalation.acknowledge_within,
-        )
-        listed = []
-        for change in changes:
-            if change.observation is not None:
-                listed.append(_finding_json(change.observation, change.state, change.finding_id))
-            else:
-                stored = session.get(Finding, change.finding_id)
-                assert stored is not None
-                listed.append(
-                    {
-                        "id": stored.id,
-                        "kind": stored.kind,
-                        "severity": stored.severity,
-                        "metric": stored.metric,
-                        "feature": stored.feature,
-                        "segment": stored.segment,
-                        "value": stored.value,
-                        "threshold": stored.threshold,
-                        "state": "recovered",
-                        "summary": f"recovered: {stored.summary}",
-                    }
-                )
-        run.metrics = {"metrics": metrics, "findings": listed}
-        queued = sum(1 for c in changes if c.notified)
-    return CheckResult(
-        model=model_id,
-        window_start=start,
-        window_end=end,
-        rows_read=read.rows_read,
-        rows_rejected=read.rows_rejected,
-        rejected=dict(run.rejected),
-        metrics=metrics,
-        findings=listed,
-        queued=queued,
-    )

@@ -11,8 +11,9 @@ import numpy as np
 import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
-from jobs.checks import CheckResult, run_check
+from jobs.checks import run_check
 from jobs.registration import register_card
+from jobs.runs import CheckResult
 from jobs.simulation import Scenario, simulate_day
 from store.cards import load_card
 

@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from jobs.checks import CheckResult, run_check
+from jobs.checks import run_check
+from jobs.runs import CheckResult
 from jobs.simulation import concept_drift, seasonal, segment_drift, slow_drift, stable
 from jobs.sources import open_source
 from jobs.sources.base import Batch, SchemaKind, Source

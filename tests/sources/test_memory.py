@@ -107,3 +107,54 @@ def test_a_2gb_csv_glob_is_read_in_bounded_memory(tmp_path: Path) -> None:
     )
     assert result["rows"] == ROWS_PER_FILE * FILES == result["profiled"]
     assert result["peak_rss_mb"] < PEAK_RSS_LIMIT_MB
+
+
+PARQUET_WRITER = """
+import sys
+from pathlib import Path
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+path, groups, rows = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+rng = np.random.default_rng(12)
+with pq.ParquetWriter(path, pa.schema([
+    ("scored_at", pa.timestamp("ns")), ("score", pa.float64()), ("income", pa.float64()),
+    ("age", pa.float64()), ("region", pa.dictionary(pa.int32(), pa.string())),
+    ("label", pa.float64())])) as writer:
+    for g in range(groups):
+        start = np.datetime64("2024-07-01", "ns") + np.timedelta64(g * 12, "h")
+        writer.write_table(pa.table({
+            "scored_at": start + np.arange(rows).astype("timedelta64[ms]"),
+            "score": rng.random(rows), "income": rng.normal(50_000, 12_000, rows),
+            "age": rng.normal(40, 12, rows),
+            "region": pa.array(rng.choice(["DE", "FR", "NL", "BE"], rows)).dictionary_encode(),
+            "label": rng.integers(0, 2, rows).astype(float),
+        }))
+print(path.stat().st_size)
+"""
+
+PARQUET_ROW_GROUPS = 40
+PARQUET_GROUP_ROWS = 250_000
+
+
+@pytest.mark.slow
+def test_a_large_parquet_file_is_read_in_bounded_memory(tmp_path: Path) -> None:
+    """One file of many row groups: a reader that pre-buffers them all peaks above 1 GB here."""
+    (tmp_path / "big").mkdir()
+    python(
+        PARQUET_WRITER,
+        str(tmp_path / "big" / "scores.parquet"),
+        str(PARQUET_ROW_GROUPS),
+        str(PARQUET_GROUP_ROWS),
+    )
+    reader = READER.replace('kind = "csv"', 'kind = "parquet"').replace(
+        "big/*.csv", "big/*.parquet"
+    )
+    result = json.loads(python(reader, str(tmp_path)))
+    print(
+        f"\nparquet: {result['rows']:,} rows in {result['seconds']:.1f} s; "
+        f"peak RSS {result['peak_rss_mb']:.0f} MB"
+    )
+    assert result["rows"] == PARQUET_ROW_GROUPS * PARQUET_GROUP_ROWS == result["profiled"]
+    assert result["peak_rss_mb"] < PEAK_RSS_LIMIT_MB

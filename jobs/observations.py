@@ -80,6 +80,15 @@ def _drift(report: Report, segment: str | None, card: Card) -> list[Observation]
         kind = "score_drift" if is_score else "input_drift"
         what = "the score" if is_score else f"input {feature!r}"
         where = f" in {segment}" if segment else ""
+        bearing = [
+            x.text
+            for x in card.limitations
+            if x.segment is not None and x.segment.column == feature
+        ]
+        details: dict[str, object] = {"method": worst.method, "p_value": worst.p_value}
+        details.update(worst.details)
+        if bearing:
+            details["limitations"] = bearing
         out.append(
             Observation(
                 kind=kind,
@@ -91,7 +100,7 @@ def _drift(report: Report, segment: str | None, card: Card) -> list[Observation]
                 segment=segment,
                 value=worst.value,
                 threshold=worst.threshold,
-                details={"method": worst.method, "p_value": worst.p_value, **worst.details},
+                details=details,
             )
         )
         quality = _worst(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -51,7 +51,6 @@ class Context:
     sessions: sessionmaker[Session]
     environ: Mapping[str, str]
     check: Callable[..., Any]  # jobs.checks.run_check, injected to keep this module's imports small
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 _context: Context | None = None

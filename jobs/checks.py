@@ -35,7 +35,7 @@ from jobs.windows import profile_window
 from store import repo
 from store.card_schema import BaselineSource
 from store.cards import Card
-from store.models import Baseline, CheckRun
+from store.models import Baseline
 
 DAY = timedelta(days=1)
 POOLED_DAYS = 7
@@ -131,9 +131,7 @@ def run_check(
     with sessions() as session:
         loaded = load(session, model_id)
         start, end = _window(session, model_id, window_end, now)
-        existing = session.scalars(
-            select(CheckRun).where(CheckRun.model_id == model_id, CheckRun.window_end == end)
-        ).first()
+        existing = repo.check_run_at(session=session, model_id=model_id, window_end=end)
         if existing is not None and existing.status == "completed":
             return stored_result(existing)
     card = loaded.card
@@ -189,9 +187,8 @@ def run_check(
         )
     except IntegrityError:  # another process stored this window first: its result stands
         with sessions() as session:
-            run = session.scalars(
-                select(CheckRun).where(CheckRun.model_id == model_id, CheckRun.window_end == end)
-            ).one()
+            run = repo.check_run_at(session=session, model_id=model_id, window_end=end)
+            assert run is not None  # the row whose insert collided with ours
             return stored_result(run)
 
 

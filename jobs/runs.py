@@ -14,6 +14,7 @@ from jobs import findings
 from jobs.errors import SourceError
 from jobs.sources.base import ReadReport
 from jobs.stats.profiles import Profile
+from store import repo
 from store.cards import Card
 from store.models import CheckRun, Finding, WindowProfile
 
@@ -124,12 +125,8 @@ def record_failure(
 
 def drop_failed(session: Session, model_id: str, end: datetime) -> None:
     """Forget an earlier failed run of this window, so that this run can take its place."""
-    failed = session.scalars(
-        select(CheckRun).where(
-            CheckRun.model_id == model_id, CheckRun.window_end == end, CheckRun.status == "failed"
-        )
-    ).first()
-    if failed is not None:
+    failed = repo.check_run_at(session=session, model_id=model_id, window_end=end)
+    if failed is not None and failed.status == "failed":
         for finding in session.scalars(
             select(Finding).where(
                 (Finding.first_check_run_id == failed.id) | (Finding.last_check_run_id == failed.id)

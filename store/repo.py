@@ -77,6 +77,13 @@ def last_check_run(*, session: Session, model_id: str) -> CheckRun | None:
     ).first()
 
 
+def check_run_at(*, session: Session, model_id: str, window_end: datetime) -> CheckRun | None:
+    """The run of this model's window ending at `window_end` (at most one: a unique constraint)."""
+    return session.scalars(
+        select(CheckRun).where(CheckRun.model_id == model_id, CheckRun.window_end == window_end)
+    ).first()
+
+
 def open_finding_counts(*, session: Session, model_id: str) -> dict[str, int]:
     """Open (unresolved, unrecovered) findings of a model, counted by severity."""
     rows = session.execute(

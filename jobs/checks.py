@@ -141,7 +141,7 @@ def run_check(
         )
         stats_baseline = stats_baselines.Baseline.from_bytes(baseline_row.data)
         source = source or open_source(card.data.source, environ=environ, base_dir=loaded.base_dir)
-        watched = watched_columns(card, source.columns())
+        watched = Watched.from_bins(stats_baseline.bins, card.data.timestamp)
         profile, read = profile_window(source, watched, stats_baseline.bins, start=start, end=end)
         observations, metrics = _judge(
             sessions,

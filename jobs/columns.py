@@ -1,4 +1,8 @@
-"""Which columns a card asks handoff to watch, and of which kind, given the source's schema."""
+"""Which columns a card asks handoff to watch, and of which kind.
+
+When the baseline is built they come from the card and the source's schema; afterwards the
+baseline's bins fix them, so a check never needs to read the schema again.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from jobs.sources.base import ColumnKind, SchemaKind
-from jobs.stats.layouts import BaselineSpec
+from jobs.stats.layouts import BaselineSpec, Bins
 from store.cards import Card
 
 
@@ -20,6 +24,20 @@ class Watched:
     score: str
     label: str | None
     segments: tuple[str, ...]
+
+    @classmethod
+    def from_bins(cls, bins: Bins, timestamp: str) -> Watched:
+        """The columns a baseline was fitted on, with the kinds it counts them as."""
+        kinds: dict[str, ColumnKind] = {name: "numeric" for name in bins.numeric}
+        kinds.update({name: "categorical" for name in [*bins.categorical, *bins.segments]})
+        return cls(
+            kinds,
+            bins.features,
+            timestamp,
+            bins.score_column,
+            bins.label_column,
+            tuple(bins.segments),
+        )
 
     def spec(self, card: Card) -> BaselineSpec:
         return BaselineSpec(

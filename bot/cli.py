@@ -159,7 +159,12 @@ def _parse_as_of(value: str | None) -> datetime | None:
     help="also check each of the DAYS days before --as-of (oldest first)",
 )
 @click.option("--json", "as_json", is_flag=True, help="print the result as one JSON object")
-@click.option("--no-post", is_flag=True, help="compute only: store nothing, queue no messages")
+@click.option(
+    "--no-post",
+    is_flag=True,
+    help="compute only: record no check run or finding, queue no message "
+    "(a missing baseline is still built)",
+)
 @translated
 def check(
     model: str, as_of: str | None, backfill: int | None, as_json: bool, no_post: bool

@@ -125,7 +125,8 @@ def run_check(
 ) -> CheckResult:
     """Run (or return the stored result of) the check of `model_id`'s window ending at `window_end`.
 
-    `post=False` computes and prints without storing anything or queueing messages (dry run).
+    `post=False` records no check run, finding or message (a dry run); a missing baseline is still
+    built and kept, since every later check needs it.
     """
     environ = os.environ if environ is None else environ
     with sessions() as session:

@@ -63,10 +63,9 @@ class Observation:
 
 @dataclass(frozen=True)
 class FindingState:
+    """What a person's action can change: the state, and until when a snooze lasts."""
+
     state: str
-    severity: str
-    worst_severity: str
-    told_severity: str  # the worst severity anybody was notified of ("none" if nobody)
     snoozed_until: datetime | None = None
 
 

@@ -112,7 +112,7 @@ def test_a_resolved_finding_stays_quiet_unless_it_worsens(sessions: sessionmaker
         assert session.scalars(select(Finding)).one().state == "open"
 
 
-def test_rerunning_reconcile_does_not_duplicate_notifications(
+def test_the_same_severity_seen_again_is_not_told_again(
     sessions: sessionmaker[Session],
 ) -> None:
     _run(sessions, 1, [_obs("warn")])
@@ -120,7 +120,7 @@ def test_rerunning_reconcile_does_not_duplicate_notifications(
     assert _notes(sessions) == ["finding.new"]
 
 
-STATE = FindingState(state="open", severity="warn", worst_severity="warn", told_severity="warn")
+STATE = FindingState(state="open")
 
 
 def test_transitions_follow_the_lifecycle() -> None:
@@ -146,7 +146,7 @@ def test_transitions_follow_the_lifecycle() -> None:
 )
 def test_invalid_transitions_are_refused(state: str, event: str) -> None:
     with pytest.raises(InvalidTransition):
-        transition(FindingState(state, "warn", "warn", "warn"), event, until=T0)
+        transition(FindingState(state), event, until=T0)
 
 
 def test_snooze_needs_an_end() -> None:

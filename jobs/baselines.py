@@ -16,7 +16,7 @@ from jobs.columns import Watched
 from jobs.errors import SourceError
 from jobs.sources.base import Batch, ReadReport, Source
 from jobs.stats import baselines as stats_baselines
-from jobs.stats.layouts import BaselineSpec, Bins
+from jobs.stats.bins import BaselineSpec, Bins
 from jobs.stats.profiles import Profile, merge, profile_groups
 from jobs.windows import read_batches
 from store.card_schema import DateRange

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 import numpy as np
 
 if TYPE_CHECKING:
-    from jobs.stats.layouts import Bins
+    from jobs.stats.bins import Bins
     from jobs.stats.profiles import Profile
 
 __all__ = [

@@ -5,28 +5,37 @@ This module is the public API.
 """
 
 from jobs.stats.baselines import Baseline, fit_baseline, quantile_sketch
-from jobs.stats.bins import MISSING_KEY, OTHER_KEY, CategoricalBins, NumericBins
-from jobs.stats.comparisons import compare
-from jobs.stats.distances import jensen_shannon, psi, total_variation, wasserstein_binned
-from jobs.stats.layouts import (
-    LABEL_NEGATIVE,
-    LABEL_POSITIVE,
-    LABEL_UNKNOWN,
+from jobs.stats.bins import (
+    MISSING_KEY,
+    OTHER_KEY,
     BaselineSpec,
     Bins,
-    label_codes,
+    CategoricalBins,
+    NumericBins,
 )
-from jobs.stats.measurements import PERFORMANCE
+from jobs.stats.comparisons import compare
+from jobs.stats.distances import jensen_shannon, psi, total_variation, wasserstein_binned
+from jobs.stats.measures import PERFORMANCE
 from jobs.stats.performance import (
     PERFORMANCE_METRICS,
     Estimate,
+    PerformanceSummary,
     estimate_performance,
     realized_performance,
     roc_auc,
     roc_auc_binned,
 )
-from jobs.stats.profiles import Profile, merge, profile_batch, profile_groups
-from jobs.stats.reports import MetricResult, PerformanceSummary, Report, Status
+from jobs.stats.profiles import (
+    LABEL_NEGATIVE,
+    LABEL_POSITIVE,
+    LABEL_UNKNOWN,
+    Profile,
+    label_codes,
+    merge,
+    profile_batch,
+    profile_groups,
+)
+from jobs.stats.reports import MetricResult, Report, Status
 from jobs.stats.significance import chi_square, ks_binned, ks_exact
 from jobs.stats.thresholds import DEFAULT_THRESHOLDS, Levels, Severity, Thresholds
 from jobs.stats.trends import Trend, assess_trend, mann_kendall, page_hinkley, theil_sen

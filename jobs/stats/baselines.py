@@ -11,11 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from jobs.stats.bins import as_float
+from jobs.stats.bins import BaselineSpec, Bins, as_float
 from jobs.stats.codec import pack, strings, unpack
-from jobs.stats.layouts import BaselineSpec, Bins
-from jobs.stats.measurements import Setting
-from jobs.stats.measures import measure
+from jobs.stats.measures import Setting, measure
 from jobs.stats.profiles import Profile, merge, profile_batch, profile_groups
 from jobs.stats.thresholds import DEFAULT_THRESHOLDS
 

@@ -13,11 +13,10 @@ from dataclasses import replace
 import numpy as np
 
 from jobs.stats.baselines import Baseline
-from jobs.stats.measurements import Measurement, Setting
-from jobs.stats.measures import measure
-from jobs.stats.performance import estimate_performance, realized_performance
+from jobs.stats.measures import Measurement, Setting, measure
+from jobs.stats.performance import summarize_performance
 from jobs.stats.profiles import Profile
-from jobs.stats.reports import MetricResult, PerformanceSummary, Report, Status
+from jobs.stats.reports import MetricResult, Report, Status
 from jobs.stats.thresholds import DEFAULT_THRESHOLDS, Severity, Thresholds
 
 __all__ = ["compare", "judge"]
@@ -70,26 +69,6 @@ def judge(
     )
 
 
-def _performance_summary(
-    baseline: Baseline, reference: Profile, window: Profile, thresholds: Thresholds
-) -> PerformanceSummary | None:
-    bins = baseline.bins
-    table = reference.score_label
-    if table[:-1, 0].sum() == 0 or table[:-1, 1].sum() == 0:
-        return None
-    t = bins.threshold_bin
-    labelled = window.labelled
-    realized = (
-        realized_performance(window.score_label, t) if labelled >= thresholds.min_labels else None
-    )
-    return PerformanceSummary(
-        realized_performance(table, t),
-        realized,
-        estimate_performance(table, window.score_label, t),
-        labelled,
-    )
-
-
 def _part(
     baseline: Baseline,
     reference: Profile,
@@ -100,6 +79,12 @@ def _part(
     segment: tuple[str, str] | None,
 ) -> Report:
     setting = Setting(thresholds.alpha, thresholds.min_rows, thresholds.min_labels)
+    performance = summarize_performance(
+        reference.score_label,
+        window.score_label,
+        baseline.bins.threshold_bin,
+        thresholds.min_labels,
+    )
     measurements = measure(
         baseline.bins,
         reference,
@@ -108,6 +93,7 @@ def _part(
         raw=raw,
         sketches=baseline.sketches if segment is None else None,
         complete=baseline.complete,
+        performance=performance,
     )
     column, key = segment if segment else (None, None)
     results = tuple(
@@ -119,7 +105,7 @@ def _part(
         reference.rows,
         results,
         baseline.bins.score_column,
-        _performance_summary(baseline, reference, window, thresholds),
+        performance,
         {},
         baseline.days,
     )

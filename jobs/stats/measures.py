@@ -1,34 +1,125 @@
-"""Measure one window part against the same part of the reference: every drift metric, and drops.
+"""Measure one window part against the same part of the reference: every drift metric and the
+performance drops, each with what sampling alone would give at these sample sizes.
 
-Both the comparison (gates and severities) and the baseline's day-to-day calibration start here.
+A `Measurement` is a metric value plus its sampling noise; both the comparison (gates and
+severities) and the baseline's day-to-day calibration start here.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from jobs.stats.bins import CategoricalBins, NumericBins
+from jobs.stats.bins import Bins, CategoricalBins, NumericBins
 from jobs.stats.distances import jensen_shannon, psi, wasserstein_binned
-from jobs.stats.drops import measure_drops
-from jobs.stats.layouts import Bins
-from jobs.stats.measurements import PERFORMANCE, Measurement, Setting, missing, share_change
+from jobs.stats.performance import (
+    PerformanceSummary,
+    realized_sd,
+    roc_auc,
+    summarize_performance,
+)
 from jobs.stats.profiles import Profile
 from jobs.stats.significance import (
     Noise,
+    binomial_noise,
     chi_square,
     divergence_noise,
     ks_binned,
     ks_exact,
     ks_noise,
+    normal_noise,
+    normal_sf,
     sampling_factor,
     z_value,
 )
 
-__all__ = ["CATEGORICAL_METRICS", "NUMERIC_METRICS", "PERFORMANCE", "Measurement", "measure"]
+__all__ = [
+    "CATEGORICAL_METRICS",
+    "DROPS",
+    "NUMERIC_METRICS",
+    "PERFORMANCE",
+    "Measurement",
+    "Setting",
+    "measure",
+    "measure_drops",
+    "missing",
+    "share_change",
+]
+
+PERFORMANCE = "__performance__"
+"""Feature name under which performance metrics are reported."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How to measure: gate a's `alpha`, minimum sizes, whether the window is `inside` the
+    reference (a baseline day: the noise of a part against its whole), and whether to compute the
+    slower p-values."""
+
+    alpha: float
+    min_rows: int = 20
+    min_labels: int = 30
+    inside: bool = False
+    p_values: bool = True
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One metric of one feature: value (None = not enough data, see `reason`), the non-negative
+    `magnitude` the gates judge, and the sampling `noise` at these sizes (None: judged by p-value).
+    """
+
+    feature: str
+    metric: str
+    value: float | None
+    magnitude: float = math.nan
+    noise: Noise | None = None
+    p_value: float | None = None
+    n_window: int = 0
+    n_reference: int = 0
+    method: str | None = None
+    details: Mapping[str, float] = field(default_factory=dict)
+    reason: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Calibration key: the metric, suffixed with "@estimated" for label-free estimates."""
+        return f"{self.metric}@estimated" if self.method == "estimated" else self.metric
+
+
+def missing(feature: str, metric: str, reason: str, nw: int = 0, nr: int = 0) -> Measurement:
+    """A metric that could not be computed, with the reason and the sample sizes."""
+    return Measurement(feature, metric, None, reason=reason, n_window=nw, n_reference=nr)
+
+
+def share_change(
+    feature: str,
+    metric: str,
+    counts: tuple[float, int, float, int],
+    setting: Setting,
+    *,
+    two_sided: bool,
+) -> Measurement:
+    """Change of a share: `counts` = (window hits, window size, reference hits, reference size).
+
+    value = w/n - r/N. Two-sided metrics are judged on |value|, one-sided ones on max(value, 0) (an
+    increase is the concern). Noise: binomial at the reference share, Jeffreys-smoothed
+    ((r + 1/2) / (N + 1)) so a share of 0 still has noise; p-value from the normal approximation.
+    """
+    w, nw, r, nr = counts
+    change = w / nw - r / nr
+    base = (r + 0.5) / (nr + 1.0)
+    factor = sampling_factor(nw, nr, inside=setting.inside)
+    noise = binomial_noise(base, factor, setting.alpha, two_sided=two_sided)
+    sd = noise.cutoff / z_value(setting.alpha / 2.0 if two_sided else setting.alpha)
+    magnitude = abs(change) if two_sided else max(change, 0.0)
+    p_value = normal_sf(magnitude / sd) * (2.0 if two_sided else 1.0) if sd > 0 else None
+    details = {"window": w / nw, "reference": r / nr}
+    return Measurement(feature, metric, change, magnitude, noise, p_value, nw, nr, None, details)
+
 
 NUMERIC_METRICS = (
     "psi",
@@ -173,13 +264,14 @@ def measure(
     raw: Mapping[str, np.ndarray] | None = None,
     sketches: Mapping[str, np.ndarray] | None = None,
     complete: Mapping[str, bool] | None = None,
+    performance: PerformanceSummary | None = None,
 ) -> list[Measurement]:
     """Every metric of every feature, the score and performance, for one part (no segments).
 
     Numeric features and the score get NUMERIC_METRICS, categorical ones CATEGORICAL_METRICS, then
-    the performance drops (`drops.measure_drops`). `raw` (window columns) with `sketches`
-    (reference order statistics) makes the KS exact. Never raises for small or empty data: such
-    metrics come back with `value=None` and a reason.
+    the performance drops (`measure_drops`, reusing `performance` when given). `raw` (window
+    columns) with `sketches` (reference order statistics) makes the KS exact. Never raises for
+    small or empty data: such metrics come back with `value=None` and a reason.
     """
     out: list[Measurement] = []
     sketches, complete = sketches or {}, complete or {}
@@ -206,4 +298,96 @@ def measure(
             continue
         r, w = reference.features[name], window.features[name]
         out += _categorical(name, categorical_bins, r, w, setting)
-    return out + measure_drops(bins, reference.score_label, window.score_label, setting, raw)
+    drops = measure_drops(
+        bins, reference.score_label, window.score_label, setting, raw, summary=performance
+    )
+    return out + drops
+
+
+DROPS = ("accuracy", "precision", "recall", "roc_auc")
+"""Performance values whose drop (baseline - window) is a metric, named `<value>_drop`."""
+
+
+def measure_drops(
+    bins: Bins,
+    reference: np.ndarray,
+    window: np.ndarray,
+    setting: Setting,
+    raw: Mapping[str, np.ndarray] | None = None,
+    *,
+    summary: PerformanceSummary | None = None,
+) -> list[Measurement]:
+    """`accuracy_drop`, `precision_drop`, `recall_drop`, `roc_auc_drop` and `positive_rate_change`.
+
+    A drop is baseline value (realized on the reference) minus the window's: realized when the
+    window has `min_labels` labelled rows (method "realized"), else the label-free estimate
+    ("estimated"); positive means worse and only a positive drop is judged. Noise: the binomial
+    sd of both realized values (Hanley-McNeil for AUC), or the estimate's sd. Details carry
+    `baseline`, `realized`, `estimated`, `band_low`/`band_high` (95%) and, with raw window scores
+    and labels, the `exact` ROC AUC. Not enough data when the baseline lacks labels of both classes.
+    `summary` is `summarize_performance` of the same tables, when the caller already has it.
+    """
+    names = [f"{x}_drop" for x in DROPS] + ["positive_rate_change"]
+    t = bins.threshold_bin
+    ref_labels, win_labels = int(reference[:-1, :2].sum()), int(window[:-1, :2].sum())
+    if ref_labels < setting.min_labels or (reference[:-1, :2].sum(axis=0) == 0).any():
+        reason = (
+            f"the baseline has {ref_labels} labelled rows (need {setting.min_labels}, both classes)"
+        )
+        return [missing(PERFORMANCE, n, reason, win_labels, ref_labels) for n in names]
+    scored_w, scored_r = int(window[:-1].sum()), int(reference[:-1].sum())
+    if scored_w == 0:
+        return [missing(PERFORMANCE, n, "no scored rows in the window", 0, scored_r) for n in names]
+    summary = summary or summarize_performance(reference, window, t, setting.min_labels)
+    assert summary is not None  # the baseline has labels of both classes (checked above)
+    base, realized, estimated = summary.baseline, summary.realized, summary.estimated
+    base_sd = realized_sd(base, reference, t)
+    realized_sds = realized_sd(realized, window, t) if realized else {}
+    out = []
+    for name in DROPS:
+        baseline_value, estimate = base[name], estimated[name]
+        real_value = realized[name] if realized else None
+        if baseline_value is None or (real_value is None and estimate is None):
+            reason = f"{name} is undefined for this data"
+            out.append(missing(PERFORMANCE, f"{name}_drop", reason, win_labels, ref_labels))
+            continue
+        details: dict[str, float] = {"baseline": baseline_value}
+        if estimate is not None:
+            details.update(estimated=estimate.value, band_low=estimate.low, band_high=estimate.high)
+        if real_value is not None:
+            w_sd = realized_sds[name]
+            value, method, n_window = real_value, "realized", win_labels
+            details["realized"] = real_value
+            share = base_sd[name] ** 2 / w_sd**2 if w_sd > 0 else 0.0
+            sd = w_sd * math.sqrt(max(1.0 - share, 0.0) if setting.inside else 1.0 + share)
+        else:
+            assert estimate is not None
+            value, method, n_window = estimate.value, "estimated", scored_w
+            sd = math.hypot(estimate.sd, 0.0 if setting.inside else base_sd[name])
+        label = bins.label_column
+        if name == "roc_auc" and raw is not None and label is not None and label in raw:
+            exact = roc_auc(raw[bins.score_column], raw[label])
+            if exact is not None:
+                details["exact"] = exact
+        drop = baseline_value - value
+        p_value = normal_sf(drop / sd) if sd > 0 else None
+        noise = normal_noise(sd, setting.alpha)
+        out.append(
+            Measurement(
+                PERFORMANCE,
+                f"{name}_drop",
+                drop,
+                max(drop, 0.0),
+                noise,
+                p_value,
+                n_window,
+                ref_labels,
+                method,
+                details,
+            )
+        )
+    positives = (float(window[t:-1].sum()), scored_w, float(reference[t:-1].sum()), scored_r)
+    out.append(
+        share_change(PERFORMANCE, "positive_rate_change", positives, setting, two_sided=True)
+    )
+    return out

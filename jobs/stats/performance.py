@@ -17,11 +17,13 @@ from jobs.stats.significance import z_value
 __all__ = [
     "PERFORMANCE_METRICS",
     "Estimate",
+    "PerformanceSummary",
     "calibration_curve",
     "estimate_performance",
     "realized_performance",
     "roc_auc",
     "roc_auc_binned",
+    "summarize_performance",
 ]
 
 PERFORMANCE_METRICS = ("accuracy", "precision", "recall", "positive_rate", "prevalence", "roc_auc")
@@ -211,3 +213,36 @@ def estimate_performance(
         else None
     )
     return out
+
+
+@dataclass(frozen=True)
+class PerformanceSummary:
+    """Performance values of one part: the baseline's (realized on the reference), the window's
+    realized ones (None when it has fewer than `min_labels` labels) and label-free estimates with
+    95% bands. Metric names as in `PERFORMANCE_METRICS`; a value is None when undefined.
+    """
+
+    baseline: Mapping[str, float | None]
+    realized: Mapping[str, float | None] | None
+    estimated: Mapping[str, Estimate | None]
+    labelled: int
+
+
+def summarize_performance(
+    reference: np.ndarray, window: np.ndarray, threshold_bin: int, min_labels: int
+) -> PerformanceSummary | None:
+    """Baseline, realized and estimated performance of a window's score-band x label table against
+    the reference's, computed once for both the report and the drop metrics. None when the
+    reference lacks labelled rows of either class (no calibration, no baseline performance).
+    """
+    table = np.asarray(reference)
+    if table[:-1, 0].sum() == 0 or table[:-1, 1].sum() == 0:
+        return None
+    labelled = int(np.asarray(window)[:, :2].sum())
+    enough = int(np.asarray(window)[:-1, :2].sum()) >= min_labels
+    return PerformanceSummary(
+        realized_performance(table, threshold_bin),
+        realized_performance(window, threshold_bin) if enough else None,
+        estimate_performance(table, window, threshold_bin),
+        labelled,
+    )

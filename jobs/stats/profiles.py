@@ -11,13 +11,37 @@ from typing import Any
 
 import numpy as np
 
-from jobs.stats.bins import as_float
+from jobs.stats.bins import Bins, as_float
 from jobs.stats.codec import pack, strings, unpack
-from jobs.stats.layouts import LABEL_UNKNOWN, Bins, label_codes
 
-__all__ = ["Profile", "merge", "profile_batch", "profile_groups"]
+__all__ = [
+    "LABEL_NEGATIVE",
+    "LABEL_POSITIVE",
+    "LABEL_UNKNOWN",
+    "Profile",
+    "label_codes",
+    "merge",
+    "profile_batch",
+    "profile_groups",
+]
 
 _FORMAT = 1
+
+LABEL_NEGATIVE = 0
+"""Column of the score-band x label table for label 0."""
+LABEL_POSITIVE = 1
+"""Column of the score-band x label table for label 1."""
+LABEL_UNKNOWN = 2
+"""Column of the score-band x label table for rows without a label (NaN, or no label column)."""
+
+
+def label_codes(labels: np.ndarray) -> np.ndarray:
+    """Label column of every row: 0.0 -> 0, 1.0 -> 1, anything else (NaN too) -> 2 (unknown)."""
+    y = as_float(labels)
+    codes = np.full(y.shape, LABEL_UNKNOWN, dtype=np.int64)
+    codes[y == 0.0] = LABEL_NEGATIVE
+    codes[y == 1.0] = LABEL_POSITIVE
+    return codes
 
 
 def _frozen_counts(values: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
@@ -40,12 +64,12 @@ class Profile:
     Fields: `rows` (rows counted); `features` (name -> int64 count vector in the layout of the
     feature's bins, see `NumericBins` / `CategoricalBins`; every vector sums to `rows`);
     `score_label`, an int64 table of shape `(bins.score.size, 3)` whose rows are score bins (last =
-    missing score) and whose columns are label 0, label 1, and unknown label (`LABEL_*` in
-    layouts); `segments`: segment column
-    -> segment key -> a Profile of the same layout without segments (keys from
-    `CategoricalBins.segment_keys`, i.e. the top values, then OTHER_KEY and MISSING_KEY; every key
-    is always present, with zeros when empty). Profiles are immutable; merging adds every count, so
-    `profile(a) + profile(b) == profile(a ++ b)` exactly, and the operation is associative.
+    missing score) and whose columns are label 0, label 1, and unknown label (`LABEL_*`);
+    `segments`: segment column -> segment key -> a Profile of the same layout without segments
+    (keys from `CategoricalBins.segment_keys`, i.e. the top values, then OTHER_KEY and
+    MISSING_KEY; every key is always present, with zeros when empty). Profiles are immutable;
+    merging adds every count, so `profile(a) + profile(b) == profile(a ++ b)` exactly, and the
+    operation is associative.
     """
 
     rows: int

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from jobs.stats.performance import Estimate
+from jobs.stats.performance import PerformanceSummary
 from jobs.stats.thresholds import Severity
 
 __all__ = ["MetricResult", "PerformanceSummary", "Report", "Status"]
@@ -55,19 +55,6 @@ class MetricResult:
     reason: str | None = None
     segment_column: str | None = None
     segment_value: str | None = None
-
-
-@dataclass(frozen=True)
-class PerformanceSummary:
-    """Performance values of one part: the baseline's (realized on the reference), the window's
-    realized ones (None when it has fewer than `min_labels` labels) and label-free estimates with
-    95% bands. Metric names as in `performance.PERFORMANCE_METRICS`; a value is None when undefined.
-    """
-
-    baseline: Mapping[str, float | None]
-    realized: Mapping[str, float | None] | None
-    estimated: Mapping[str, Estimate | None]
-    labelled: int
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import yaml
 
 from jobs.columns import Watched, watched_columns
 from jobs.simulation import simulate_day, stable
-from jobs.stats.layouts import Bins
+from jobs.stats.bins import Bins
 from store.cards import parse_card
 from tests.replays import card_yaml
 

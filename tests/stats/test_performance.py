@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from jobs.stats.layouts import BaselineSpec, Bins
+from jobs.stats.bins import BaselineSpec, Bins
 from jobs.stats.performance import (
     estimate_performance,
     realized_performance,

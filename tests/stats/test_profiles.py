@@ -6,8 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobs.stats.baselines import Baseline, fit_baseline
-from jobs.stats.bins import MISSING_KEY, OTHER_KEY
-from jobs.stats.layouts import BaselineSpec, Bins
+from jobs.stats.bins import MISSING_KEY, OTHER_KEY, BaselineSpec, Bins
 from jobs.stats.profiles import Profile, merge, profile_batch, profile_groups
 
 SPEC = BaselineSpec(

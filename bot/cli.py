@@ -23,10 +23,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.settings import Settings
-from jobs.checks import ensure_baseline, run_check
-from jobs.queries import model_health
-from jobs.registration import register_card
-from jobs.runs import CheckResult
+from jobs.checks import run_check
+from jobs.queries import model_views
+from jobs.registration import ensure_baseline, load, register_card
+from jobs.results import CheckResult
 from store import db
 from store.cards import Card, load_cards
 from store.errors import CardError, HandoffError
@@ -123,7 +123,9 @@ def _register(sessions: sessionmaker[Session], cards: tuple[Path, ...], loaded: 
 def _build_baseline(sessions: sessionmaker[Session], model_id: str, now: datetime) -> None:
     """Build the baseline of a newly registered card; a source not reachable yet is not fatal."""
     try:
-        row = ensure_baseline(sessions=sessions, model_id=model_id, now=now, environ=os.environ)
+        with sessions() as session:
+            loaded = load(session, model_id)
+        row = ensure_baseline(sessions=sessions, loaded=loaded, now=now, environ=os.environ)
     except HandoffError as error:
         click.echo(
             f"{model_id}: baseline not built yet ({error}); the first check builds it", err=True
@@ -202,7 +204,7 @@ def _print_check(result: CheckResult) -> None:
     for reason, count in sorted(result.rejected.items()):
         click.echo(f"  rejected {count:,}: {reason}")
     for finding in result.findings:
-        click.echo(f"  [{finding['severity']:>8}] {finding['state']:<9} {finding['summary']}")
+        click.echo(f"  [{finding.severity:>8}] {finding.state:<9} {finding.summary}")
     if not result.findings:
         click.echo("  no findings")
     if result.queued:
@@ -214,13 +216,13 @@ def _print_check(result: CheckResult) -> None:
 def models() -> None:
     """List registered models with their health."""
     with _sessions() as sessions, sessions.begin() as session:
-        rows = model_health(session=session)
+        rows = model_views(session=session)
     if not rows:
         click.echo("no models registered yet: run `handoff register CARD.yaml`")
         return
     click.echo(f"{'MODEL':<24} {'HEALTH':<10} {'VER':>3}  {'LAST CHECK':<17} {'OPEN':<14} CHANNEL")
     for row in rows:
-        last = row.last_check.strftime("%Y-%m-%d %H:%M") if row.last_check else "never"
+        last = f"{row.last_check.window_end:%Y-%m-%d %H:%M}" if row.last_check else "never"
         counts = ", ".join(f"{n} {s}" for s, n in sorted(row.open_findings.items())) or "-"
         click.echo(
             f"{row.model_id:<24} {row.health:<10} {row.version:>3}  {last:<17} {counts:<14} "

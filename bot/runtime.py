@@ -17,6 +17,7 @@ from typing import Any
 
 from waitress.server import create_server
 
+from bot.metrics import metrics_registry
 from bot.server import make_wsgi
 from bot.settings import Settings
 from jobs import schedule
@@ -24,29 +25,6 @@ from jobs.vitals import read_vitals
 from store import db
 
 log = logging.getLogger("handoff.run")
-
-
-def _metrics_text(leader: schedule.Leader, sessions: Any) -> str:
-    vitals = read_vitals(sessions)
-    lines = [
-        "# HELP handoff_up 1 when the database answers.",
-        "# TYPE handoff_up gauge",
-        f"handoff_up {int(vitals.database_ok)}",
-        "# HELP handoff_scheduler_leader 1 when this process runs the scheduler.",
-        "# TYPE handoff_scheduler_leader gauge",
-        f"handoff_scheduler_leader {int(leader.leading)}",
-        "# TYPE handoff_models gauge",
-        f"handoff_models {vitals.models}",
-        "# HELP handoff_outbox_messages Slack messages waiting (pending) or given up on (dead).",
-        "# TYPE handoff_outbox_messages gauge",
-        f'handoff_outbox_messages{{status="pending"}} {vitals.outbox_pending}',
-        f'handoff_outbox_messages{{status="dead"}} {vitals.outbox_dead}',
-        "# TYPE handoff_open_findings gauge",
-    ]
-    lines += [f'handoff_open_findings{{severity="{s}"}} {n}' for s, n in vitals.open_findings]
-    lines += ["# TYPE handoff_failed_checks_total counter"]
-    lines += [f"handoff_failed_checks_total {vitals.failed_checks}", ""]
-    return "\n".join(lines)
 
 
 def serve(settings: Settings, environ: Mapping[str, str]) -> None:
@@ -69,7 +47,7 @@ def serve(settings: Settings, environ: Mapping[str, str]) -> None:
         vitals = read_vitals(sessions)
         return {"ok": vitals.database_ok, "leader": leader.leading, "holder": leader.holder}
 
-    app = make_wsgi(health=health, metrics=lambda: _metrics_text(leader, sessions))
+    app = make_wsgi(health=health, metrics=metrics_registry(sessions, lambda: leader.leading))
     server = create_server(
         app, host="0.0.0.0", port=settings.port, threads=8
     )  # all interfaces: a PaaS routes to $PORT

@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
@@ -24,10 +25,10 @@ def _reply(
 def make_wsgi(
     *,
     health: Callable[[], dict[str, Any]],
-    metrics: Callable[[], str],
+    metrics: Callable[[], bytes],
     slack: WSGIApp | None = None,
 ) -> WSGIApp:
-    """Route requests; `health` returns a JSON-able dict with `ok`, `metrics` Prometheus text."""
+    """Route requests; `health` returns a JSON-able dict with `ok`, `metrics` exposition bytes."""
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "/")
@@ -36,7 +37,7 @@ def make_wsgi(
             status = "200 OK" if report.get("ok") else "503 Service Unavailable"
             return _reply(start_response, status, json.dumps(report).encode(), "application/json")
         if path == "/metrics" and method == "GET":
-            return _reply(start_response, "200 OK", metrics().encode(), "text/plain; version=0.0.4")
+            return _reply(start_response, "200 OK", metrics(), METRICS_CONTENT_TYPE)
         if path == "/slack/events" and method == "POST":
             if slack is None:
                 body = b"Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET"

@@ -10,95 +10,30 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from jobs import baselines, findings, history
-from jobs.columns import Watched, watched_columns
-from jobs.errors import NotFound, SourceError
-from jobs.observations import matured_observations, observe
-from jobs.runs import CheckResult, finding_json, record_failure, store_run, stored_result
+from jobs import series
+from jobs.columns import Watched
+from jobs.errors import SourceError
+from jobs.observations import Observation, matured_observations, observe
+from jobs.registration import ensure_baseline, load
+from jobs.results import CheckResult, FindingOutcome, report_json
+from jobs.runs import record_failure, store_run
 from jobs.sources import open_source
 from jobs.sources.base import ReadReport, Source
-from jobs.stats import baselines as stats_baselines
-from jobs.stats.comparisons import compare
-from jobs.stats.profiles import Profile, merge
-from jobs.stats.reports import Report
-from jobs.stats.thresholds import Thresholds
+from jobs.stats import Baseline, Profile, Report, Thresholds, compare, merge
 from jobs.windows import profile_window
 from store import repo
-from store.card_schema import BaselineSource
 from store.cards import Card
-from store.models import Baseline
+from store.states import CheckStatus
 
 DAY = timedelta(days=1)
 POOLED_DAYS = 7
 MAX_CATCH_UP = timedelta(days=7)
-
-
-@dataclass(frozen=True)
-class Loaded:
-    card: Card
-    card_version_id: int
-    base_dir: Path
-    baseline: Baseline | None
-
-
-def load(session: Session, model_id: str) -> Loaded:
-    model = repo.get_model(session=session, model_id=model_id)
-    version = repo.latest_card_version(session=session, model_id=model_id)
-    if model is None or version is None:
-        raise NotFound("model", model_id)
-    stored = session.scalars(
-        select(Baseline)
-        .where(Baseline.model_id == model_id, Baseline.card_version_id == version.id)
-        .order_by(Baseline.id.desc())
-        .limit(1)
-    ).first()
-    card = Card.model_validate(version.content)
-    return Loaded(card, version.id, Path(version.source_file).resolve().parent, stored)
-
-
-def ensure_baseline(
-    *,
-    sessions: sessionmaker[Session],
-    model_id: str,
-    now: datetime,
-    environ: Mapping[str, str],
-    source: Source | None = None,
-) -> Baseline:
-    """The baseline of the model's newest card, built from its source if it does not exist yet."""
-    with sessions() as session:
-        loaded = load(session, model_id)
-    if loaded.baseline is not None:
-        return loaded.baseline
-    card = loaded.card
-    source = source or open_source(card.data.source, environ=environ, base_dir=loaded.base_dir)
-    if isinstance(card.baseline, BaselineSource):
-        source = open_source(card.baseline.source, environ=environ, base_dir=loaded.base_dir)
-    watched = watched_columns(card, source.columns())
-    start, end = baselines.baseline_window(card.baseline)
-    built = baselines.build_baseline(
-        source=source, watched=watched, spec=watched.spec(card), start=start, end=end
-    )
-    row = Baseline(
-        model_id=model_id,
-        card_version_id=loaded.card_version_id,
-        window_start=start,
-        window_end=end,
-        rows=built.rows,
-        data=built.baseline.to_bytes(),
-        created_at=now,
-    )
-    with sessions.begin() as session:
-        session.add(row)
-    return row
 
 
 def _window(
@@ -133,14 +68,14 @@ def run_check(
         loaded = load(session, model_id)
         start, end = _window(session, model_id, window_end, now)
         existing = repo.check_run_at(session=session, model_id=model_id, window_end=end)
-        if existing is not None and existing.status == "completed":
-            return stored_result(existing)
+        if existing is not None and existing.status == CheckStatus.COMPLETED:
+            return CheckResult.from_stored(existing)
     card = loaded.card
     try:
         baseline_row = ensure_baseline(
-            sessions=sessions, model_id=model_id, now=now, environ=environ, source=source
+            sessions=sessions, loaded=loaded, now=now, environ=environ, source=source
         )
-        stats_baseline = stats_baselines.Baseline.from_bytes(baseline_row.data)
+        stats_baseline = Baseline.from_bytes(baseline_row.data)
         source = source or open_source(card.data.source, environ=environ, base_dir=loaded.base_dir)
         watched = Watched.from_bins(stats_baseline.bins, card.data.timestamp)
         profile, read = profile_window(source, watched, stats_baseline.bins, start=start, end=end)
@@ -169,7 +104,7 @@ def run_check(
             rows_rejected=result_rows["rejected"],
             rejected=dict(read.rejected),
             metrics=metrics,
-            findings=[finding_json(o, "new", None) for o in observations],
+            findings=[FindingOutcome.of(o, "new", None) for o in observations],
             queued=0,
         )
     try:
@@ -190,13 +125,13 @@ def run_check(
         with sessions() as session:
             run = repo.check_run_at(session=session, model_id=model_id, window_end=end)
             assert run is not None  # the row whose insert collided with ours
-            return stored_result(run)
+            return CheckResult.from_stored(run)
 
 
 def _read_matured(
     source: Source,
     watched: Watched,
-    baseline: stats_baselines.Baseline,
+    baseline: Baseline,
     card: Card,
     *,
     start: datetime,
@@ -217,13 +152,13 @@ def _judge(
     *,
     card: Card,
     model_id: str,
-    baseline: stats_baselines.Baseline,
+    baseline: Baseline,
     baseline_id: int,
     profile: Profile,
     read: ReadReport,
     end: datetime,
     matured: tuple[Profile, datetime, datetime] | None,
-) -> tuple[list[findings.Observation], dict[str, Any]]:
+) -> tuple[list[Observation], dict[str, Any]]:
     """Compare the window (alone, pooled with the last week, and its matured labels) and its
     history; one observation per condition, and the metrics to store and print."""
     thresholds = Thresholds.from_mapping(
@@ -231,8 +166,24 @@ def _judge(
     )
     report = compare(baseline, profile, thresholds=thresholds) if profile.rows else None
     with sessions() as session:
-        past = history.recent_profiles(session, model_id, baseline_id, end, POOLED_DAYS - 1)
-        series = history.series(session, model_id, end)
+        past = [
+            Profile.from_bytes(data)
+            for data in repo.profile_data(
+                session=session,
+                model_id=model_id,
+                baseline_id=baseline_id,
+                since=end - timedelta(days=POOLED_DAYS - 1),
+                until=end,
+            )
+        ]
+        history = series.from_runs(
+            repo.run_metrics(
+                session=session,
+                model_id=model_id,
+                since=end - timedelta(days=series.HISTORY_DAYS),
+                until=end,
+            )
+        )
     pooled = None
     if past and profile.rows:
         pooled = compare(baseline, merge(profile, *past), thresholds=thresholds)
@@ -251,23 +202,20 @@ def _judge(
         matured_profile, since, until = matured
         matured_report = compare(baseline, matured_profile, thresholds=thresholds)
         observations += matured_observations(matured_report, since=since, until=until)
-    today_series = history.today_series(report, matured=matured_report)
-    observations += history.trend_observations(series, today_series, end, thresholds)
+    today_series = series.today_series(report, matured=matured_report)
+    observations += series.trend_observations(history, today_series, end, thresholds)
     metrics = _metrics_json(report, pooled, today_series)
     if matured_report is not None:
-        metrics["matured"] = history.results_json(matured_report)
+        metrics["matured"] = report_json(matured_report)
     return _strongest(observations), metrics
 
 
-def _strongest(observations: list[findings.Observation]) -> list[findings.Observation]:
+def _strongest(observations: list[Observation]) -> list[Observation]:
     """One observation per condition: the day's or the pooled week's, whichever is louder."""
-    best: dict[str, findings.Observation] = {}
+    best: dict[str, Observation] = {}
     for o in observations:
         held = best.get(o.key)
-        if (
-            held is None
-            or findings.SEVERITY_RANK[o.severity] > findings.SEVERITY_RANK[held.severity]
-        ):
+        if held is None or o.severity.rank > held.severity.rank:
             best[o.key] = o
     return list(best.values())
 
@@ -279,5 +227,5 @@ def _metrics_json(
     for name, part in (("window", report), ("pooled_7d", pooled)):
         if part is None:
             continue
-        out[name] = history.results_json(part)
+        out[name] = report_json(part)
     return out

@@ -9,63 +9,33 @@ stored findings and queues outbox notifications (jobs never speaks to Slack).
 
 A notification is queued once per finding for: the first time it reaches `warn`, each rise in
 severity above the worst already told, and its recovery if anybody was told about it. `info`
-findings are stored and shown, never pushed.
+findings are stored and shown, never pushed. What was told is derived from `worst_severity`: a
+finding has been told its worst severity once that reached `warn`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jobs.errors import InvalidTransition
+from jobs.observations import Observation
+from jobs.stats import Severity
+from store import repo
 from store.models import AuditEvent, Finding, Notification
+from store.states import FindingState, NotificationKind, NotificationStatus
 
-Severity = Literal["info", "warn", "critical"]
-SEVERITY_RANK: dict[str, int] = {"none": 0, "info": 1, "warn": 2, "critical": 3}
-LIVE_STATES = ("open", "acknowledged", "snoozed", "resolved")
-SEVERITIES = ("info", "warn", "critical")
-NOTIFY_FROM = "warn"
-KEYED_BY_METRIC = frozenset({"slow_trend", "data_quality", "stale_training_data"})
-
-
-def severity_named(name: str) -> Severity:
-    """A severity from its name (a finding has no "none" severity)."""
-    if name not in SEVERITIES:
-        raise ValueError(f"{name!r} is not a finding severity ({', '.join(SEVERITIES)})")
-    return cast(Severity, name)
+NOTIFY_FROM = Severity.WARN
 
 
 @dataclass(frozen=True)
-class Observation:
-    """One condition a check run saw, before it is matched to a stored finding."""
-
-    kind: str
-    severity: Severity
-    summary: str
-    metric: str | None = None
-    feature: str | None = None
-    segment: str | None = None
-    value: float | None = None
-    threshold: float | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def key(self) -> str:
-        """The condition's identity: a drift whose worst metric changes is still the same drift."""
-        metric = self.metric if self.kind in KEYED_BY_METRIC else None
-        feature = None if self.kind == "segment_degradation" else self.feature
-        return "|".join((self.kind, metric or "", feature or "", self.segment or ""))
-
-
-@dataclass(frozen=True)
-class FindingState:
+class Standing:
     """What a person's action can change: the state, and until when a snooze lasts."""
 
-    state: str
+    state: FindingState
     snoozed_until: datetime | None = None
 
 
@@ -76,34 +46,48 @@ class Change:
     finding_id: int
     observation: Observation | None
     state: Literal["new", "ongoing", "recovered"]
-    notified: str | None  # the notification kind queued, if any
+    notified: NotificationKind | None  # the notification kind queued, if any
 
 
-def transition(current: FindingState, event: str, *, until: datetime | None = None) -> FindingState:
+_ALLOWED = {
+    "acknowledge": (FindingState.OPEN, FindingState.SNOOZED),
+    "snooze": (FindingState.OPEN, FindingState.ACKNOWLEDGED, FindingState.SNOOZED),
+    "resolve": (FindingState.OPEN, FindingState.ACKNOWLEDGED, FindingState.SNOOZED),
+    "reopen": (FindingState.RESOLVED, FindingState.ACKNOWLEDGED, FindingState.SNOOZED),
+}
+_TARGET = {
+    "acknowledge": FindingState.ACKNOWLEDGED,
+    "resolve": FindingState.RESOLVED,
+    "reopen": FindingState.OPEN,
+}
+
+
+def transition(current: Standing, event: str, *, until: datetime | None = None) -> Standing:
     """Move a finding by a person's action: acknowledge, snooze (until), resolve, reopen."""
-    allowed = {
-        "acknowledge": ("open", "snoozed"),
-        "snooze": ("open", "acknowledged", "snoozed"),
-        "resolve": ("open", "acknowledged", "snoozed"),
-        "reopen": ("resolved", "acknowledged", "snoozed"),
-    }
-    if event not in allowed or current.state not in allowed[event]:
+    if event not in _ALLOWED or current.state not in _ALLOWED[event]:
         raise InvalidTransition(current.state, event)
     if event == "snooze":
         if until is None:
             raise InvalidTransition(current.state, "snoozed without an end time")
-        return replace(current, state="snoozed", snoozed_until=until)
-    target = {"acknowledge": "acknowledged", "resolve": "resolved", "reopen": "open"}[event]
-    return replace(current, state=target, snoozed_until=None)
+        return replace(current, state=FindingState.SNOOZED, snoozed_until=until)
+    return replace(current, state=_TARGET[event], snoozed_until=None)
 
 
-def _worse(a: str, b: str) -> bool:
-    return SEVERITY_RANK[a] > SEVERITY_RANK[b]
+def told(finding: Finding) -> Severity:
+    """The highest severity people were told of (NONE while it never reached `warn`)."""
+    worst = Severity(finding.worst_severity)
+    return worst if worst.rank >= NOTIFY_FROM.rank else Severity.NONE
 
 
 def _notify(
-    session: Session, finding: Finding, kind: str, *, channel: str, now: datetime, suffix: str
-) -> str:
+    session: Session,
+    finding: Finding,
+    kind: NotificationKind,
+    *,
+    channel: str,
+    now: datetime,
+    suffix: str,
+) -> NotificationKind:
     session.add(
         Notification(
             idempotency_key=f"finding:{finding.id}:{suffix}",
@@ -112,7 +96,7 @@ def _notify(
             kind=kind,
             channel=channel,
             payload={"finding_id": finding.id, "severity": finding.severity},
-            status="pending",
+            status=NotificationStatus.PENDING,
             attempts=0,
             next_attempt_at=now,
             created_at=now,
@@ -151,12 +135,7 @@ def reconcile(
     `complete=False` (a run that could not read its data) only applies the observations given:
     a condition it could not look at is not counted as cleared.
     """
-    live = {
-        f.key: f
-        for f in session.scalars(
-            select(Finding).where(Finding.model_id == model_id, Finding.state.in_(LIVE_STATES))
-        )
-    }
+    live = {f.key: f for f in repo.live_findings(session=session, model_id=model_id)}
     changes: list[Change] = []
     seen: set[str] = set()
     for obs in observations:
@@ -174,11 +153,15 @@ def reconcile(
                 acknowledge_within=acknowledge_within,
             )
             notified = None
-            if SEVERITY_RANK[obs.severity] >= SEVERITY_RANK[NOTIFY_FROM]:
+            if obs.severity.rank >= NOTIFY_FROM.rank:
                 notified = _notify(
-                    session, finding, "finding.new", channel=channel, now=now, suffix="new"
+                    session,
+                    finding,
+                    NotificationKind.FINDING_NEW,
+                    channel=channel,
+                    now=now,
+                    suffix="new",
                 )
-                finding.details = {**finding.details, "told": obs.severity}
             changes.append(Change(finding.id, obs, "new", notified))
             continue
         changes.append(
@@ -198,16 +181,20 @@ def reconcile(
         finding.clear_runs += 1
         if finding.clear_runs < recover_after:
             continue
-        told = str(finding.details.get("told", "none"))
-        was_resolved = finding.state == "resolved"
-        finding.state = "recovered"
+        was_resolved = finding.state == FindingState.RESOLVED
+        finding.state = FindingState.RECOVERED
         finding.closed_at = now
         finding.next_escalation_at = None
         _audit(session, finding, "recovered", now, clear_runs=finding.clear_runs)
         notified = None
-        if told != "none" and not was_resolved:
+        if told(finding) != Severity.NONE and not was_resolved:
             notified = _notify(
-                session, finding, "finding.recovered", channel=channel, now=now, suffix="recovered"
+                session,
+                finding,
+                NotificationKind.FINDING_RECOVERED,
+                channel=channel,
+                now=now,
+                suffix="recovered",
             )
         changes.append(Change(finding.id, None, "recovered", notified))
     return changes
@@ -222,7 +209,7 @@ def _open(
     now: datetime,
     acknowledge_within: timedelta,
 ) -> Finding:
-    pushed = SEVERITY_RANK[obs.severity] >= SEVERITY_RANK[NOTIFY_FROM]
+    pushed = obs.severity.rank >= NOTIFY_FROM.rank
     finding = Finding(
         model_id=model_id,
         key=obs.key,
@@ -237,7 +224,7 @@ def _open(
         threshold=obs.threshold,
         summary=obs.summary,
         details=dict(obs.details),
-        state="open",
+        state=FindingState.OPEN,
         clear_runs=0,
         opened_at=now,
         last_seen_at=now,
@@ -262,10 +249,12 @@ def _update(
     channel: str,
     acknowledge_within: timedelta,
 ) -> Change:
+    was_told = told(finding)
     finding.severity = obs.severity
     finding.value = obs.value
     finding.threshold = obs.threshold
     finding.summary = obs.summary
+    finding.details = dict(obs.details)  # p-values, limitations: as of this sighting
     finding.last_seen_at = now
     finding.last_check_run_id = check_run_id
     finding.clear_runs = 0
@@ -273,23 +262,29 @@ def _update(
         finding.worst_value is None or abs(obs.value) > abs(finding.worst_value)
     ):
         finding.worst_value = obs.value
-    if _worse(obs.severity, finding.worst_severity):
+    if obs.severity.rank > Severity(finding.worst_severity).rank:
         finding.worst_severity = obs.severity
-    if finding.state == "snoozed" and finding.snoozed_until and finding.snoozed_until <= now:
-        finding.state, finding.snoozed_until = "open", None
+    if (
+        finding.state == FindingState.SNOOZED
+        and finding.snoozed_until
+        and finding.snoozed_until <= now
+    ):
+        finding.state, finding.snoozed_until = FindingState.OPEN, None
         finding.next_escalation_at = now + acknowledge_within
         _audit(session, finding, "snooze_ended", now)
-    told = str(finding.details.get("told", "none"))
     notified = None
-    if SEVERITY_RANK[obs.severity] >= SEVERITY_RANK[NOTIFY_FROM] and _worse(obs.severity, told):
-        kind = "finding.new" if told == "none" else "finding.escalated"
+    if obs.severity.rank >= NOTIFY_FROM.rank and obs.severity.rank > was_told.rank:
+        kind = (
+            NotificationKind.FINDING_NEW
+            if was_told == Severity.NONE
+            else NotificationKind.FINDING_ESCALATED
+        )
         notified = _notify(
             session, finding, kind, channel=channel, now=now, suffix=f"severity:{obs.severity}"
         )
-        finding.details = {**finding.details, "told": obs.severity}
-        if finding.state == "resolved":  # worse than when a person resolved it: reopen
-            finding.state = "open"
+        if finding.state == FindingState.RESOLVED:  # worse than when a person resolved it: reopen
+            finding.state = FindingState.OPEN
             _audit(session, finding, "reopened", now, severity=obs.severity)
-        if finding.state == "open":
+        if finding.state == FindingState.OPEN:
             finding.next_escalation_at = now + acknowledge_within
     return Change(finding.id, obs, "ongoing", notified)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from store import repo
 from store.models import LeaderLease
 
 DEFAULT_TTL = timedelta(seconds=30)
@@ -32,20 +32,13 @@ def try_acquire(
     for a lease nobody ever held may lose a race, which is a plain "no".
     """
     with sessions.begin() as session:
-        taken = session.execute(
-            update(LeaderLease)
-            .where(
-                LeaderLease.name == name,
-                or_(LeaderLease.holder == holder, LeaderLease.expires_at < now),
-            )
-            .values(holder=holder, expires_at=now + ttl, renewed_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if taken.rowcount == 1:  # type: ignore[attr-defined]
+        if repo.renew_lease(
+            session=session, name=name, holder=holder, now=now, expires_at=now + ttl
+        ):
             return True
     try:
         with sessions.begin() as session:
-            if session.get(LeaderLease, name) is not None:
+            if repo.get_lease(session=session, name=name) is not None:
                 return False
             session.add(LeaderLease(name=name, holder=holder, expires_at=now + ttl, renewed_at=now))
     except IntegrityError:
@@ -56,9 +49,4 @@ def try_acquire(
 def release(*, sessions: sessionmaker[Session], name: str, holder: str, now: datetime) -> None:
     """Give the lease up at once (a clean shutdown), so another process need not wait for it."""
     with sessions.begin() as session:
-        session.execute(
-            update(LeaderLease)
-            .where(LeaderLease.name == name, LeaderLease.holder == holder)
-            .values(expires_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        repo.expire_lease(session=session, name=name, holder=holder, now=now)

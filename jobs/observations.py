@@ -1,23 +1,55 @@
-"""From a judged comparison to observations: which conditions are worth a finding, in plain words.
+"""Observations: the conditions a check run saw, and the pure rules that make them.
 
-Pure: a Report (and the read report, the card, the history's trends) in, `Observation`s out. One
-observation per condition (a feature's drift, the score's drift, performance, a segment), carrying
-the worst metric that passed both gates; the checks module matches them to stored findings.
+A Report (and the read report, the card) in, `Observation`s out. One observation per condition (a
+feature's drift, the score's drift, performance, a segment), carrying the worst metric that passed
+both gates; `jobs.findings` matches them to stored findings. Trends come from `jobs.series`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from typing import Any
 
-from jobs.findings import Observation, severity_named
 from jobs.sources.base import ReadReport
-from jobs.stats.measures import PERFORMANCE
-from jobs.stats.reports import MetricResult, Report, Status
-from jobs.stats.thresholds import Severity
+from jobs.stats import PERFORMANCE, MetricResult, Report, Severity, Status
 from store.card_schema import Limitation
 from store.cards import Card
+
+KEYED_BY_METRIC = frozenset({"slow_trend", "data_quality", "stale_training_data"})
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One condition a check run saw, before it is matched to a stored finding.
+
+    `severity` is info, warn or critical (an observation of nothing is not made).
+    """
+
+    kind: str
+    severity: Severity
+    summary: str
+    metric: str | None = None
+    feature: str | None = None
+    segment: str | None = None
+    value: float | None = None
+    threshold: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        severity = Severity(self.severity)
+        if severity == Severity.NONE:
+            raise ValueError("an observation needs a severity of info, warn or critical")
+        object.__setattr__(self, "severity", severity)
+
+    @property
+    def key(self) -> str:
+        """The condition's identity: a drift whose worst metric changes is still the same drift."""
+        metric = self.metric if self.kind in KEYED_BY_METRIC else None
+        feature = None if self.kind == "segment_degradation" else self.feature
+        return "|".join((self.kind, metric or "", feature or "", self.segment or ""))
+
 
 DATA_QUALITY_METRICS = ("missing_rate_change",)
 PREFERRED = ("psi", "accuracy_drop", "roc_auc_drop", "chi_square", "ks", "js_distance")
@@ -92,7 +124,7 @@ def _drift(report: Report, segment: str | None, card: Card) -> list[Observation]
         out.append(
             Observation(
                 kind=kind,
-                severity=severity_named(worst.severity.value),
+                severity=worst.severity,
                 summary=f"{what}{where} drifted: {worst.metric} {_fmt(worst.value)} "
                 f"(threshold {_fmt(worst.threshold)}, {worst.n_window} rows)",
                 metric=worst.metric,
@@ -110,7 +142,7 @@ def _drift(report: Report, segment: str | None, card: Card) -> list[Observation]
             out.append(
                 Observation(
                     kind="data_quality",
-                    severity=severity_named(quality.severity.value),
+                    severity=quality.severity,
                     summary=f"missing values in {feature!r} changed by {_fmt(quality.value)}",
                     metric=quality.metric,
                     feature=feature,
@@ -132,7 +164,7 @@ def _performance(report: Report, segment: str | None) -> list[Observation]:
     return [
         Observation(
             kind="performance_drop",
-            severity=severity_named(worst.severity.value),
+            severity=worst.severity,
             summary=f"{metric}{where} fell {_fmt(worst.value)} below the baseline"
             + (f" ({_fmt(base)})" if base is not None else "")
             + f", {how}",
@@ -147,7 +179,7 @@ def _performance(report: Report, segment: str | None) -> list[Observation]:
 
 def _segments(report: Report, card: Card, whole: list[Observation]) -> list[Observation]:
     """Segments doing worse than the whole: a drift or drop the whole window does not show."""
-    shown = {(o.kind, o.feature): Severity(o.severity).rank for o in whole}
+    shown = {(o.kind, o.feature): o.severity.rank for o in whole}
     out = []
     for column, parts in report.segments.items():
         for value, part in parts.items():
@@ -157,9 +189,9 @@ def _segments(report: Report, card: Card, whole: list[Observation]) -> list[Obse
             found = [
                 o
                 for o in _performance(part, name) + _drift(part, name, card)
-                if Severity(o.severity).rank > shown.get((o.kind, o.feature), 0)
+                if o.severity.rank > shown.get((o.kind, o.feature), 0)
             ]
-            worst = max(found, key=lambda o: Severity(o.severity).rank, default=None)
+            worst = max(found, key=lambda o: o.severity.rank, default=None)
             if worst is None or Severity(worst.severity).rank < Severity.WARN.rank:
                 continue
             limitation = covering_limitation(card, column, value)
@@ -171,7 +203,7 @@ def _segments(report: Report, card: Card, whole: list[Observation]) -> list[Obse
             out.append(
                 Observation(
                     kind="segment_degradation",
-                    severity=severity_named(worst.severity),
+                    severity=worst.severity,
                     summary=summary,
                     metric=worst.metric,
                     feature=worst.feature,
@@ -190,7 +222,7 @@ def _reading(read: ReadReport, expected_rows: bool) -> list[Observation]:
         out.append(
             Observation(
                 kind="no_data",
-                severity="critical",
+                severity=Severity.CRITICAL,
                 summary="no rows arrived in this window: has the pipeline stopped?",
             )
         )
@@ -198,7 +230,7 @@ def _reading(read: ReadReport, expected_rows: bool) -> list[Observation]:
         out.append(
             Observation(
                 kind="schema_change",
-                severity="warn",
+                severity=Severity.WARN,
                 feature=column,
                 summary=f"column {column!r} is missing from the data",
             )
@@ -207,7 +239,7 @@ def _reading(read: ReadReport, expected_rows: bool) -> list[Observation]:
         out.append(
             Observation(
                 kind="schema_change",
-                severity="warn",
+                severity=Severity.WARN,
                 feature=column,
                 summary=f"column {column!r} changed type: {change}",
             )
@@ -219,7 +251,7 @@ def _reading(read: ReadReport, expected_rows: bool) -> list[Observation]:
             out.append(
                 Observation(
                     kind="data_quality",
-                    severity=severity_named(severity),
+                    severity=Severity(severity),
                     metric="rejected_share",
                     value=share,
                     threshold=REJECTED_SHARE[severity],
@@ -240,7 +272,7 @@ def _training_age(card: Card, today: date) -> list[Observation]:
     return [
         Observation(
             kind="stale_training_data",
-            severity=severity_named(severity),
+            severity=Severity(severity),
             metric="training_age_days",
             value=float(age),
             threshold=float(TRAINING_AGE_DAYS[severity]),

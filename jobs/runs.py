@@ -1,85 +1,23 @@
 """Check runs in the database: storing one (with its profile, findings and outbox rows) in one
-transaction, recording one that could not read its data, and reading one back."""
+transaction, and recording one that could not read its data."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from jobs import findings
 from jobs.errors import SourceError
+from jobs.observations import Observation
+from jobs.results import CheckResult, FindingOutcome
 from jobs.sources.base import ReadReport
-from jobs.stats.profiles import Profile
+from jobs.stats import Profile, Severity
 from store import repo
 from store.cards import Card
 from store.models import CheckRun, Finding, WindowProfile
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """What `handoff check --json` prints (design.md's contract), and what a rerun returns."""
-
-    model: str
-    window_start: datetime
-    window_end: datetime
-    rows_read: int
-    rows_rejected: int
-    rejected: dict[str, int]
-    metrics: dict[str, Any]
-    findings: list[dict[str, Any]]
-    queued: int
-    reused: bool = False
-    notes: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "window": {"start": self.window_start.isoformat(), "end": self.window_end.isoformat()},
-            "rows": {
-                "read": self.rows_read,
-                "rejected": self.rows_rejected,
-                "rejected_by_reason": self.rejected,
-            },
-            "metrics": self.metrics,
-            "findings": self.findings,
-            "queued": self.queued,
-            "reused": self.reused,
-        }
-
-
-def stored_result(run: CheckRun) -> CheckResult:
-    data = run.metrics
-    return CheckResult(
-        model=run.model_id,
-        window_start=run.window_start,
-        window_end=run.window_end,
-        rows_read=run.rows_read,
-        rows_rejected=run.rows_rejected,
-        rejected=dict(run.rejected),
-        metrics=data.get("metrics", {}),
-        findings=data.get("findings", []),
-        queued=0,
-        reused=True,
-    )
-
-
-def finding_json(o: findings.Observation, state: str, finding_id: int | None) -> dict[str, Any]:
-    return {
-        "id": finding_id,
-        "kind": o.kind,
-        "severity": o.severity,
-        "metric": o.metric,
-        "feature": o.feature,
-        "segment": o.segment,
-        "value": o.value,
-        "threshold": o.threshold,
-        "state": state,
-        "summary": o.summary,
-    }
+from store.states import CheckStatus
 
 
 def record_failure(
@@ -98,16 +36,16 @@ def record_failure(
             model_id=card.model,
             window_start=start,
             window_end=end,
-            status="failed",
+            status=CheckStatus.FAILED,
             error=str(error),
             started_at=now,
             finished_at=now,
         )
         session.add(run)
         session.flush()
-        unreadable = findings.Observation(
+        unreadable = Observation(
             kind="source_error",
-            severity="warn",
+            severity=Severity.WARN,
             summary=f"the data could not be read: {error.reason}",
             details={"source": error.source},
         )
@@ -126,18 +64,29 @@ def record_failure(
 def drop_failed(session: Session, model_id: str, end: datetime) -> None:
     """Forget an earlier failed run of this window, so that this run can take its place."""
     failed = repo.check_run_at(session=session, model_id=model_id, window_end=end)
-    if failed is not None and failed.status == "failed":
-        for finding in session.scalars(
-            select(Finding).where(
-                (Finding.first_check_run_id == failed.id) | (Finding.last_check_run_id == failed.id)
-            )
-        ):
+    if failed is not None and failed.status == CheckStatus.FAILED:
+        for finding in repo.findings_of_run(session=session, check_run_id=failed.id):
             if finding.first_check_run_id == failed.id:
                 finding.first_check_run_id = None
             if finding.last_check_run_id == failed.id:
                 finding.last_check_run_id = None
         session.delete(failed)
         session.flush()
+
+
+def _recovered(finding: Finding) -> FindingOutcome:
+    return FindingOutcome(
+        kind=finding.kind,
+        severity=finding.severity,
+        summary=f"recovered: {finding.summary}",
+        state="recovered",
+        id=finding.id,
+        metric=finding.metric,
+        feature=finding.feature,
+        segment=finding.segment,
+        value=finding.value,
+        threshold=finding.threshold,
+    )
 
 
 def store_run(
@@ -151,7 +100,7 @@ def store_run(
     now: datetime,
     read: ReadReport,
     profile: Profile,
-    observations: list[findings.Observation],
+    observations: list[Observation],
     metrics: dict[str, Any],
 ) -> CheckResult:
     with sessions.begin() as session:
@@ -161,7 +110,7 @@ def store_run(
             baseline_id=baseline_id,
             window_start=start,
             window_end=end,
-            status="completed",
+            status=CheckStatus.COMPLETED,
             rows_read=read.rows_read,
             rows_rejected=read.rows_rejected,
             rejected={**read.rejected, **read.bad_cells},
@@ -194,34 +143,23 @@ def store_run(
         listed = []
         for change in changes:
             if change.observation is not None:
-                listed.append(finding_json(change.observation, change.state, change.finding_id))
+                listed.append(
+                    FindingOutcome.of(change.observation, change.state, change.finding_id)
+                )
             else:
                 stored = session.get(Finding, change.finding_id)
                 assert stored is not None
-                listed.append(
-                    {
-                        "id": stored.id,
-                        "kind": stored.kind,
-                        "severity": stored.severity,
-                        "metric": stored.metric,
-                        "feature": stored.feature,
-                        "segment": stored.segment,
-                        "value": stored.value,
-                        "threshold": stored.threshold,
-                        "state": "recovered",
-                        "summary": f"recovered: {stored.summary}",
-                    }
-                )
-        run.metrics = {"metrics": metrics, "findings": listed}
-        queued = sum(1 for c in changes if c.notified)
-    return CheckResult(
-        model=model_id,
-        window_start=start,
-        window_end=end,
-        rows_read=read.rows_read,
-        rows_rejected=read.rows_rejected,
-        rejected=dict(run.rejected),
-        metrics=metrics,
-        findings=listed,
-        queued=queued,
-    )
+                listed.append(_recovered(stored))
+        result = CheckResult(
+            model=model_id,
+            window_start=start,
+            window_end=end,
+            rows_read=read.rows_read,
+            rows_rejected=read.rows_rejected,
+            rejected=dict(run.rejected),
+            metrics=metrics,
+            findings=listed,
+            queued=sum(1 for c in changes if c.notified),
+        )
+        run.metrics = result.stored()
+    return result

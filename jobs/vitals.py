@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.models import CheckRun, Finding, Model, Notification
-from store.repo import OPEN_STATES
+from store import repo
+from store.states import NotificationStatus
 
 
 @dataclass(frozen=True)
@@ -25,27 +24,15 @@ def read_vitals(sessions: sessionmaker[Session]) -> Vitals:
     """Counts a platform team alerts on; `database_ok=False` if the database does not answer."""
     try:
         with sessions() as session:
-            session.execute(text("SELECT 1"))
-            outbox = dict(
-                session.execute(
-                    select(Notification.status, func.count()).group_by(Notification.status)
-                ).all()
-            )
-            findings = session.execute(
-                select(Finding.severity, func.count())
-                .where(Finding.state.in_(OPEN_STATES))
-                .group_by(Finding.severity)
-            ).all()
+            repo.ping(session=session)
+            outbox = repo.outbox_counts(session=session)
             return Vitals(
                 database_ok=True,
-                models=session.scalar(select(func.count()).select_from(Model)) or 0,
-                outbox_pending=outbox.get("pending", 0),
-                outbox_dead=outbox.get("dead", 0),
-                open_findings=tuple(sorted((s, n) for s, n in findings)),
-                failed_checks=session.scalar(
-                    select(func.count()).select_from(CheckRun).where(CheckRun.status == "failed")
-                )
-                or 0,
+                models=repo.model_count(session=session),
+                outbox_pending=outbox.get(NotificationStatus.PENDING, 0),
+                outbox_dead=outbox.get(NotificationStatus.DEAD, 0),
+                open_findings=tuple(sorted(repo.open_finding_counts(session=session).items())),
+                failed_checks=repo.failed_check_count(session=session),
             )
     except Exception:  # a health check reports a broken database; it does not raise
         return Vitals(database_ok=False)

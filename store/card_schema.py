@@ -331,10 +331,11 @@ def _baseline_kind(value: Any) -> str:
     return "source" if isinstance(value, BaselineSource) else "window"
 
 
-Baseline = Annotated[
+CardBaseline = Annotated[
     Annotated[DateRange, Tag("window")] | Annotated[BaselineSource, Tag("source")],
     Discriminator(_baseline_kind),
 ]
+"""The card's `baseline:`: a window of the monitored source, or a source of its own."""
 
 
 class Threshold(_Part):
@@ -372,7 +373,7 @@ class Card(_Part):
     limitations: tuple[Limitation, ...] = ()
     context: Context = Context()
     data: Data
-    baseline: Baseline
+    baseline: CardBaseline
     thresholds: dict[MetricName, Threshold] = Field(default_factory=dict)
     schedule: Schedule
     escalation: Escalation = Escalation()

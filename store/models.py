@@ -96,8 +96,9 @@ class CardVersion(Base):
     registered_by: Mapped[str | None] = mapped_column(String(200))
 
 
-class Baseline(Base):
-    """The reference a model is compared with: bins, reference profile, day-to-day variation."""
+class StoredBaseline(Base):
+    """A model's baseline as kept (bins, reference profile, day-to-day spread: `jobs.stats.Baseline`
+    in `data`), built for one card version."""
 
     __tablename__ = "baselines"
 

@@ -1,6 +1,7 @@
-"""Queries and writes over the store, as functions with a keyword-only session.
+"""Every query handoff makes, as functions with a keyword-only session.
 
-The caller owns the transaction (`with sessions.begin() as session:`); nothing here commits.
+The caller owns the transaction (`with sessions.begin() as session:`); nothing here commits. No
+other module builds a `select()`: a newcomer looking for how something is read finds it here.
 """
 
 from __future__ import annotations
@@ -9,12 +10,22 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from store.models import CardVersion, CheckRun, Finding, Model
+from store.models import (
+    CardVersion,
+    CheckRun,
+    Finding,
+    LeaderLease,
+    Model,
+    Notification,
+    StoredBaseline,
+    WindowProfile,
+)
+from store.states import LIVE_STATES, OPEN_STATES, CheckStatus
 
-OPEN_STATES = ("open", "acknowledged", "snoozed")
+# --- models and card versions
 
 
 def get_model(*, session: Session, model_id: str) -> Model | None:
@@ -23,6 +34,10 @@ def get_model(*, session: Session, model_id: str) -> Model | None:
 
 def list_models(*, session: Session) -> Sequence[Model]:
     return session.scalars(select(Model).order_by(Model.id)).all()
+
+
+def model_ids(*, session: Session) -> list[str]:
+    return list(session.scalars(select(Model.id).order_by(Model.id)))
 
 
 def latest_card_version(*, session: Session, model_id: str) -> CardVersion | None:
@@ -68,10 +83,46 @@ def add_card_version(
     return version
 
 
+# --- baselines and window profiles
+
+
+def baseline_of(*, session: Session, model_id: str, card_version_id: int) -> StoredBaseline | None:
+    """The newest baseline built for this card version of the model."""
+    return session.scalars(
+        select(StoredBaseline)
+        .where(
+            StoredBaseline.model_id == model_id,
+            StoredBaseline.card_version_id == card_version_id,
+        )
+        .order_by(StoredBaseline.id.desc())
+        .limit(1)
+    ).first()
+
+
+def profile_data(
+    *, session: Session, model_id: str, baseline_id: int, since: datetime, until: datetime
+) -> list[bytes]:
+    """Stored window profiles (bytes) of this baseline with `since <= window_end < until`."""
+    return list(
+        session.scalars(
+            select(WindowProfile.data).where(
+                WindowProfile.model_id == model_id,
+                WindowProfile.baseline_id == baseline_id,
+                WindowProfile.window_end < until,
+                WindowProfile.window_end >= since,
+            )
+        )
+    )
+
+
+# --- check runs
+
+
 def last_check_run(*, session: Session, model_id: str) -> CheckRun | None:
+    """The completed run of the model with the latest window end."""
     return session.scalars(
         select(CheckRun)
-        .where(CheckRun.model_id == model_id, CheckRun.status == "completed")
+        .where(CheckRun.model_id == model_id, CheckRun.status == CheckStatus.COMPLETED)
         .order_by(CheckRun.window_end.desc())
         .limit(1)
     ).first()
@@ -84,11 +135,114 @@ def check_run_at(*, session: Session, model_id: str, window_end: datetime) -> Ch
     ).first()
 
 
-def open_finding_counts(*, session: Session, model_id: str) -> dict[str, int]:
-    """Open (unresolved, unrecovered) findings of a model, counted by severity."""
+def run_metrics(
+    *, session: Session, model_id: str, since: datetime, until: datetime
+) -> list[tuple[datetime, dict[str, Any]]]:
+    """(window end, stored metrics) of completed runs with `since <= window_end < until`."""
     rows = session.execute(
-        select(Finding.severity, func.count())
-        .where(Finding.model_id == model_id, Finding.state.in_(OPEN_STATES))
-        .group_by(Finding.severity)
+        select(CheckRun.window_end, CheckRun.metrics).where(
+            CheckRun.model_id == model_id,
+            CheckRun.status == CheckStatus.COMPLETED,
+            CheckRun.window_end < until,
+            CheckRun.window_end >= since,
+        )
     ).all()
+    return [(end, metrics or {}) for end, metrics in rows]
+
+
+# --- findings
+
+
+def live_findings(*, session: Session, model_id: str) -> list[Finding]:
+    """The model's findings that later runs still update (see `store.states.LIVE_STATES`)."""
+    return list(
+        session.scalars(
+            select(Finding).where(Finding.model_id == model_id, Finding.state.in_(LIVE_STATES))
+        )
+    )
+
+
+def findings_of_run(*, session: Session, check_run_id: int) -> list[Finding]:
+    """Findings first or last seen by this check run."""
+    return list(
+        session.scalars(
+            select(Finding).where(
+                or_(
+                    Finding.first_check_run_id == check_run_id,
+                    Finding.last_check_run_id == check_run_id,
+                )
+            )
+        )
+    )
+
+
+def open_finding_counts(*, session: Session, model_id: str | None = None) -> dict[str, int]:
+    """Open (unresolved, unrecovered) findings by severity: of one model, or of all."""
+    query = select(Finding.severity, func.count()).where(Finding.state.in_(OPEN_STATES))
+    if model_id is not None:
+        query = query.where(Finding.model_id == model_id)
+    rows = session.execute(query.group_by(Finding.severity)).all()
     return {severity: count for severity, count in rows}
+
+
+# --- the outbox and numbers about handoff itself
+
+
+def ping(*, session: Session) -> None:
+    """Raise if the database does not answer."""
+    session.execute(text("SELECT 1"))
+
+
+def model_count(*, session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Model)) or 0
+
+
+def outbox_counts(*, session: Session) -> dict[str, int]:
+    """Outbox rows by status."""
+    rows = session.execute(
+        select(Notification.status, func.count()).group_by(Notification.status)
+    ).all()
+    return {status: count for status, count in rows}
+
+
+def failed_check_count(*, session: Session) -> int:
+    return (
+        session.scalar(
+            select(func.count()).select_from(CheckRun).where(CheckRun.status == CheckStatus.FAILED)
+        )
+        or 0
+    )
+
+
+# --- the leader lease
+
+
+def renew_lease(
+    *, session: Session, name: str, holder: str, now: datetime, expires_at: datetime
+) -> bool:
+    """Take or renew lease `name` for `holder` if it is theirs or has expired: one conditional
+    UPDATE, so the database serialises competing writers. False when nobody ever held it too."""
+    taken = session.execute(
+        update(LeaderLease)
+        .where(
+            LeaderLease.name == name,
+            or_(LeaderLease.holder == holder, LeaderLease.expires_at < now),
+        )
+        .values(holder=holder, expires_at=expires_at, renewed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def get_lease(*, session: Session, name: str) -> LeaderLease | None:
+    return session.get(LeaderLease, name)
+
+
+def expire_lease(*, session: Session, name: str, holder: str, now: datetime) -> None:
+    """End `holder`'s lease at `now` (a clean shutdown)."""
+    session.execute(
+        update(LeaderLease)
+        .where(LeaderLease.name == name, LeaderLease.holder == holder)
+        .values(expires_at=now)
+        .execution_options(synchronize_session=False)
+    )

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.checks import run_check
 from jobs.registration import register_card
-from jobs.runs import CheckResult
+from jobs.results import CheckResult
 from jobs.simulation import Scenario, simulate_day
 from store.cards import load_card
 

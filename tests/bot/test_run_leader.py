@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from store import db
 from tests.databases import postgres_url, scratch_postgres
@@ -34,6 +35,15 @@ def _health(port: int) -> dict[str, object] | None:
             return dict(json.load(reply))
     except OSError:
         return None
+
+
+def _metrics(port: int) -> dict[str, float]:
+    """Unlabelled samples of /metrics, parsed by prometheus_client's own parser."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+        text = reply.read().decode()
+    families = list(text_string_to_metric_families(text))
+    assert all(family.documentation for family in families), "every metric has HELP"
+    return {s.name: s.value for f in families for s in f.samples if not s.labels}
 
 
 def _leaders(ports: list[int]) -> list[int]:
@@ -80,6 +90,8 @@ def test_one_leader_and_a_survivor_takes_over(database: str, tmp_path: Path) -> 
         for _ in range(10):  # never two leaders, across several renewals
             assert len(_leaders(ports)) == 1
             time.sleep(TTL_SECONDS / 5)
+        leading = [_metrics(p)["handoff_scheduler_leader"] for p in ports]
+        assert sorted(leading) == [0.0, 1.0]  # /metrics agrees with /healthz
         (leader,) = _leaders(ports)
         (survivor,) = [p for p in ports if p != leader]
         processes[leader].send_signal(signal.SIGKILL)  # dies without releasing the lease

@@ -10,8 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.errors import InvalidTransition
-from jobs.findings import FindingState, Observation, reconcile, transition
+from jobs.findings import Standing, reconcile, transition
+from jobs.observations import Observation
 from store.models import AuditEvent, CheckRun, Finding, Model, Notification
+from store.states import FindingState
 
 T0 = datetime(2026, 11, 1, 6, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -120,7 +122,7 @@ def test_the_same_severity_seen_again_is_not_told_again(
     assert _notes(sessions) == ["finding.new"]
 
 
-STATE = FindingState(state="open")
+STATE = Standing(state=FindingState.OPEN)
 
 
 def test_transitions_follow_the_lifecycle() -> None:
@@ -146,7 +148,7 @@ def test_transitions_follow_the_lifecycle() -> None:
 )
 def test_invalid_transitions_are_refused(state: str, event: str) -> None:
     with pytest.raises(InvalidTransition):
-        transition(FindingState(state), event, until=T0)
+        transition(Standing(FindingState(state)), event, until=T0)
 
 
 def test_snooze_needs_an_end() -> None:

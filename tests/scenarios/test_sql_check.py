@@ -135,4 +135,4 @@ def test_pushdown_check_equals_the_row_by_row_check(
     assert np.isclose(
         again.metrics["series"]["psi:utilization"], in_memory.metrics["series"]["psi:utilization"]
     )
-    assert [f["kind"] for f in again.findings] == [f["kind"] for f in in_memory.findings]
+    assert [f.kind for f in again.findings] == [f.kind for f in in_memory.findings]

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.checks import run_check
-from jobs.runs import CheckResult
+from jobs.results import CheckResult, FindingOutcome
 from jobs.simulation import concept_drift, seasonal, segment_drift, slow_drift, stable
 from jobs.sources import open_source
 from jobs.sources.base import Batch, SchemaKind, Source
@@ -38,8 +38,8 @@ def _sqlite_sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
     engine.dispose()
 
 
-def _loud(result: CheckResult) -> list[dict[str, object]]:
-    return [f for f in result.findings if f["severity"] in LOUD and f["state"] != "recovered"]
+def _loud(result: CheckResult) -> list[FindingOutcome]:
+    return [f for f in result.findings if f.severity in LOUD and f.state != "recovered"]
 
 
 def _seed_story(sessions: sessionmaker[Session], folder: Path, seed: int) -> None:
@@ -109,10 +109,10 @@ def test_a_segment_only_drift_is_named_with_its_limitation(
     story = replay(sessions, tmp_path, segment_drift(ONSET), days=ONSET + 10, seed=3)
     found = []
     for day in range(BASELINE_DAYS, ONSET + 10):
-        found += [f for f in _loud(story.check(day)) if f["kind"] == "segment_degradation"]
+        found += [f for f in _loud(story.check(day)) if f.kind == "segment_degradation"]
     assert found, "the APAC drift was not found"
-    assert {f["segment"] for f in found} == {"region=APAC"}
-    assert "Less reliable in APAC" in str(found[0]["summary"])
+    assert {f.segment for f in found} == {"region=APAC"}
+    assert "Less reliable in APAC" in str(found[0].summary)
     with sessions() as session:
         (segment,) = session.scalars(
             select(Finding).where(Finding.kind == "segment_degradation")
@@ -130,7 +130,7 @@ def test_concept_drift_is_caught_by_realized_performance_early(
         result = story.check(day)
         series = result.metrics["series"]
         baseline_accuracy = baseline_accuracy or series["accuracy@baseline"]
-        caught = [f for f in _loud(result) if f["kind"] in ("performance_drop", "slow_trend")]
+        caught = [f for f in _loud(result) if f.kind in ("performance_drop", "slow_trend")]
         if day < ONSET:
             assert caught == [], f"day {day}"
         elif caught:
@@ -189,11 +189,11 @@ def test_labels_that_arrive_late_still_catch_concept_drift(
             environ={},
             source=source,
         )
-        drops = [f for f in _loud(result) if f["kind"] == "performance_drop"]
+        drops = [f for f in _loud(result) if f.kind == "performance_drop"]
         if day < ONSET + 7:
             assert drops == [], f"day {day}: the labels of drifted days are not in yet"
         if drops:
-            assert "labels now in" in str(drops[0]["summary"])
+            assert "labels now in" in str(drops[0].summary)
             assert "matured" in result.metrics
             return
     pytest.fail("the late labels never showed the drop")

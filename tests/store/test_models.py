@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from store.models import (
     AuditEvent,
     Base,
-    Baseline,
     CardVersion,
     CheckIn,
     CheckRun,
@@ -20,6 +19,7 @@ from store.models import (
     LeaderLease,
     Model,
     Notification,
+    StoredBaseline,
     WindowProfile,
 )
 
@@ -42,7 +42,7 @@ def _graph() -> list[Base]:
         registered_at=NOW,
         registered_by="U024BE7LH",
     )
-    baseline = Baseline(
+    baseline = StoredBaseline(
         id=1,
         model_id="credit-risk",
         card_version_id=1,

@@ -1,62 +1,36 @@
-"""A model's history: recent window profiles to pool, and daily series of key metrics for trends.
+"""A model's daily series of headline metrics, and the slow trends in them.
 
-Each check run stores a few headline numbers (`series`): accuracy realized and estimated, and the
-PSI of every feature and of the score. A slow trend in any of them becomes a finding while every
+Each check run stores a few headline numbers (`today_series`): accuracy realized and estimated, and
+the PSI of every feature and of the score. A slow trend in any of them becomes a finding while every
 single day is still under its threshold, with the date on which the trend crosses it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from jobs.findings import Observation, severity_named
-from jobs.stats.measures import PERFORMANCE
-from jobs.stats.profiles import Profile
-from jobs.stats.reports import Report, Status
-from jobs.stats.thresholds import Severity, Thresholds
-from jobs.stats.trends import assess_trend
-from store.models import CheckRun, WindowProfile
+from jobs.observations import Observation
+from jobs.stats import Report, Severity, Status, Thresholds, assess_trend
 
 HISTORY_DAYS = 90
 MIN_POINTS = 10
 CROSSING_HORIZON_DAYS = 60
 WARN_HORIZON_DAYS = 28
 
-
-def recent_profiles(
-    session: Session, model_id: str, baseline_id: int, end: datetime, days: int
-) -> list[Profile]:
-    """Stored window profiles of this baseline that ended within `days` days before `end`."""
-    rows = session.scalars(
-        select(WindowProfile.data).where(
-            WindowProfile.model_id == model_id,
-            WindowProfile.baseline_id == baseline_id,
-            WindowProfile.window_end < end,
-            WindowProfile.window_end >= end - timedelta(days=days),
-        )
-    ).all()
-    return [Profile.from_bytes(data) for data in rows]
+Series = dict[str, list[tuple[float, float]]]
+"""Series name -> [(day number, value)], day number = days since the epoch (float)."""
 
 
-def series(session: Session, model_id: str, end: datetime) -> dict[str, list[tuple[float, float]]]:
-    """name -> [(day number, value)] from completed runs in the `HISTORY_DAYS` before `end`."""
-    runs = session.execute(
-        select(CheckRun.window_end, CheckRun.metrics).where(
-            CheckRun.model_id == model_id,
-            CheckRun.status == "completed",
-            CheckRun.window_end < end,
-            CheckRun.window_end >= end - timedelta(days=HISTORY_DAYS),
-        )
-    ).all()
-    out: dict[str, list[tuple[float, float]]] = {}
+def from_runs(runs: Sequence[tuple[datetime, dict[str, Any]]]) -> Series:
+    """The series stored by earlier runs (`(window end, CheckRun.metrics)` pairs)."""
+    out: Series = {}
     for window_end, metrics in runs:
         day = window_end.timestamp() / 86_400
-        for name, value in (metrics or {}).get("metrics", {}).get("series", {}).items():
+        for name, value in metrics.get("metrics", {}).get("series", {}).items():
             if value is not None:
                 out.setdefault(name, []).append((day, float(value)))
     return out
@@ -89,7 +63,7 @@ def today_series(report: Report | None, *, matured: Report | None = None) -> dic
 
 
 def trend_observations(
-    history: dict[str, list[tuple[float, float]]],
+    history: Series,
     today: dict[str, float],
     end: datetime,
     thresholds: Thresholds,
@@ -129,7 +103,7 @@ def trend_observations(
         out.append(
             Observation(
                 kind="slow_trend",
-                severity=severity_named(trend.severity.value),
+                severity=trend.severity,
                 metric=name,
                 feature=None if name.startswith("accuracy@") else name.split(":", 1)[1],
                 value=float(value),
@@ -147,34 +121,4 @@ def trend_observations(
                 },
             )
         )
-    return out
-
-
-def results_json(report: Report) -> dict[str, Any]:
-    """The judged metrics of a report, grouped by feature (and segment), for --json and storage."""
-
-    def part(r: Report) -> dict[str, Any]:
-        features: dict[str, Any] = {}
-        for result in r.results:
-            entry: dict[str, Any] = {"value": result.value, "severity": result.severity.value}
-            if result.status != Status.OK:
-                entry["reason"] = result.reason
-            if result.threshold is not None:
-                entry["threshold"] = result.threshold
-            if result.p_value is not None:
-                entry["p_value"] = result.p_value
-            entry["n"] = [result.n_window, result.n_reference]
-            if result.method:
-                entry["method"] = result.method
-            name = "performance" if result.feature == PERFORMANCE else result.feature
-            features.setdefault(name, {})[result.metric] = entry
-        return {"rows": r.rows, "features": features}
-
-    out = part(report)
-    if report.segments:
-        out["segments"] = {
-            f"{column}={key}": part(sub)
-            for column, parts in report.segments.items()
-            for key, sub in parts.items()
-        }
     return out

@@ -1,16 +1,21 @@
 """One drift check of one model's window: read → profile → compare → findings → outbox.
 
-Everything a run writes (the check run, its window profile, findings, notifications, audit rows)
-is committed in one transaction, so a run killed midway leaves nothing behind and the next run
-does the window exactly once. A check run is unique per (model, window end): running the same
-window again returns the stored result and changes nothing.
+Everything a run writes (the check run, its window profile, findings, episodes, notifications,
+audit rows) is committed in one transaction, so a run killed midway leaves nothing behind and the
+next run does the window exactly once. A check run is unique per (model, window end): running the
+same window again returns the stored result and changes nothing.
+
+The window: with `window_end`, the day ending then; without it, everything since the model's
+previous completed run (at most `MAX_CATCH_UP`), ending now; the day before now when the model was
+never checked. A window that ends in the future is refused.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -18,34 +23,48 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from jobs import series
 from jobs.columns import Watched
-from jobs.errors import SourceError
+from jobs.errors import SourceError, WindowError
 from jobs.observations import Observation, matured_observations, observe
-from jobs.registration import ensure_baseline, load
-from jobs.results import CheckResult, FindingOutcome, report_json
-from jobs.runs import record_failure, store_run
+from jobs.registration import Loaded, ensure_baseline, load
+from jobs.results import CheckResult, report_json
+from jobs.runs import Window, dry_run, record_failure, store_run
 from jobs.sources import open_source
 from jobs.sources.base import ReadReport, Source
-from jobs.stats import Baseline, Profile, Report, Thresholds, compare, merge
+from jobs.stats import Baseline, Profile, Report, Severity, Thresholds, compare, merge
 from jobs.windows import profile_window
 from store import repo
 from store.cards import Card
+from store.models import Finding
 from store.states import CheckStatus
 
 DAY = timedelta(days=1)
 POOLED_DAYS = 7
 MAX_CATCH_UP = timedelta(days=7)
+EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
 
 
-def _window(
+def window_of(
     session: Session, model_id: str, window_end: datetime | None, now: datetime
 ) -> tuple[datetime, datetime]:
-    """[start, end): the day ending at `window_end`, or since the previous run (at most a week)."""
+    """[start, end) of the run (see the module docstring); WindowError for one it cannot run."""
     if window_end is not None:
+        if window_end > now:
+            raise WindowError(
+                f"the window would end at {window_end:%Y-%m-%d %H:%M} UTC, which is in the "
+                f"future (now is {now:%Y-%m-%d %H:%M} UTC): give an --as-of up to now"
+            )
+        if window_end < EARLIEST:
+            raise WindowError(f"{window_end:%Y-%m-%d} is before 1970: give a later --as-of")
         return window_end - DAY, window_end
     last = repo.last_check_run(session=session, model_id=model_id)
-    if last is None or last.window_end >= now or now - last.window_end > MAX_CATCH_UP:
+    if last is None:
         return now - DAY, now
-    return last.window_end, now
+    if last.window_end >= now:
+        raise WindowError(
+            f"the previous check of {model_id} already covers the time up to "
+            f"{last.window_end:%Y-%m-%d %H:%M} UTC: nothing new to check yet"
+        )
+    return max(last.window_end, now - MAX_CATCH_UP), now
 
 
 def run_check(
@@ -60,62 +79,50 @@ def run_check(
 ) -> CheckResult:
     """Run (or return the stored result of) the check of `model_id`'s window ending at `window_end`.
 
-    `post=False` records no check run, finding or message (a dry run); a missing baseline is still
-    built and kept, since every later check needs it.
+    `post=False` records no check run, finding or message (a dry run) and reports each condition's
+    state as it stands; a missing baseline is still built and kept, since every later check needs
+    it.
     """
     environ = os.environ if environ is None else environ
     with sessions() as session:
         loaded = load(session, model_id)
-        start, end = _window(session, model_id, window_end, now)
+        start, end = window_of(session, model_id, window_end, now)
         existing = repo.check_run_at(session=session, model_id=model_id, window_end=end)
         if existing is not None and existing.status == CheckStatus.COMPLETED:
             return CheckResult.from_stored(existing)
+    window = Window(model_id, start, end, now)
     card = loaded.card
     try:
         baseline_row = ensure_baseline(
             sessions=sessions, loaded=loaded, now=now, environ=environ, source=source
         )
-        stats_baseline = Baseline.from_bytes(baseline_row.data)
+        baseline = Baseline.from_bytes(baseline_row.data)
         source = source or open_source(card.data.source, environ=environ, base_dir=loaded.base_dir)
-        watched = Watched.from_bins(stats_baseline.bins, card.data.timestamp)
-        profile, read = profile_window(source, watched, stats_baseline.bins, start=start, end=end)
+        watched = Watched.from_bins(baseline.bins, card.data.timestamp)
+        profile, read = profile_window(source, watched, baseline.bins, start=start, end=end)
+        matured = _read_matured(source, watched, baseline, card, start=start, end=end)
         observations, metrics = _judge(
             sessions,
-            card=card,
-            model_id=model_id,
-            baseline=stats_baseline,
+            loaded,
+            window,
+            baseline=baseline,
             baseline_id=baseline_row.id,
             profile=profile,
             read=read,
-            end=end,
-            matured=_read_matured(source, watched, stats_baseline, card, start=start, end=end),
+            matured=matured,
         )
     except SourceError as error:
         if post:
-            record_failure(sessions, card=card, start=start, end=end, now=now, error=error)
+            record_failure(sessions, window, card, error=error)
         raise
-    result_rows = {"read": read.rows_read, "rejected": read.rows_rejected}
     if not post:
-        return CheckResult(
-            model=model_id,
-            window_start=start,
-            window_end=end,
-            rows_read=result_rows["read"],
-            rows_rejected=result_rows["rejected"],
-            rejected=dict(read.rejected),
-            metrics=metrics,
-            findings=[FindingOutcome.of(o, "new", None) for o in observations],
-            queued=0,
-        )
+        return dry_run(sessions, window, read=read, observations=observations, metrics=metrics)
     try:
         return store_run(
             sessions,
-            model_id=model_id,
-            card=card,
+            window,
+            card,
             baseline_id=baseline_row.id,
-            start=start,
-            end=end,
-            now=now,
             read=read,
             profile=profile,
             observations=observations,
@@ -147,30 +154,35 @@ def _read_matured(
     return (profile, start - delay, end - delay) if profile.labelled else None
 
 
+def thresholds_of(card: Card) -> Thresholds:
+    """The engine's floors with the card's `thresholds:` applied."""
+    return Thresholds.from_mapping(
+        {name: {"warn": t.warn, "critical": t.critical} for name, t in card.thresholds.items()}
+    )
+
+
 def _judge(
     sessions: sessionmaker[Session],
+    loaded: Loaded,
+    window: Window,
     *,
-    card: Card,
-    model_id: str,
     baseline: Baseline,
     baseline_id: int,
     profile: Profile,
     read: ReadReport,
-    end: datetime,
     matured: tuple[Profile, datetime, datetime] | None,
 ) -> tuple[list[Observation], dict[str, Any]]:
     """Compare the window (alone, pooled with the last week, and its matured labels) and its
     history; one observation per condition, and the metrics to store and print."""
-    thresholds = Thresholds.from_mapping(
-        {name: {"warn": t.warn, "critical": t.critical} for name, t in card.thresholds.items()}
-    )
+    card, end = loaded.card, window.end
+    thresholds = thresholds_of(card)
     report = compare(baseline, profile, thresholds=thresholds) if profile.rows else None
     with sessions() as session:
         past = [
             Profile.from_bytes(data)
             for data in repo.profile_data(
                 session=session,
-                model_id=model_id,
+                model_id=window.model_id,
                 baseline_id=baseline_id,
                 since=end - timedelta(days=POOLED_DAYS - 1),
                 until=end,
@@ -179,35 +191,32 @@ def _judge(
         history = series.from_runs(
             repo.run_metrics(
                 session=session,
-                model_id=model_id,
+                model_id=window.model_id,
                 since=end - timedelta(days=series.HISTORY_DAYS),
                 until=end,
             )
         )
+        live = repo.live_findings(session=session, model_id=window.model_id)
     pooled = None
     if past and profile.rows:
         pooled = compare(baseline, merge(profile, *past), thresholds=thresholds)
     today = end.date()
-    observations = observe(report=report, read=read, card=card, today=today)
+    span = (window.start, window.end)
+    observations = observe(report=report, read=read, card=card, today=today, window=span)
     if pooled is not None:
-        observations += [
-            o
-            for o in observe(
-                report=pooled, read=ReadReport(), card=card, today=today, expected_rows=False
-            )
-            if o.kind != "stale_training_data"
-        ]
+        observations += observe(report=pooled, read=read, card=card, today=today, pooled=True)
     matured_report = None
     if matured is not None:
         matured_profile, since, until = matured
         matured_report = compare(baseline, matured_profile, thresholds=thresholds)
         observations += matured_observations(matured_report, since=since, until=until)
     today_series = series.today_series(report, matured=matured_report)
-    observations += series.trend_observations(history, today_series, end, thresholds)
+    trends = series.trend_observations(history, today_series, end, thresholds)
+    levels = _strongest(observations)
     metrics = _metrics_json(report, pooled, today_series)
     if matured_report is not None:
         metrics["matured"] = report_json(matured_report)
-    return _strongest(observations), metrics
+    return merge_trends(levels, trends, live, score=card.data.score), metrics
 
 
 def _strongest(observations: list[Observation]) -> list[Observation]:
@@ -220,12 +229,48 @@ def _strongest(observations: list[Observation]) -> list[Observation]:
     return list(best.values())
 
 
-def _metrics_json(
-    report: Report | None, pooled: Report | None, series: dict[str, float]
-) -> dict[str, Any]:
-    out: dict[str, Any] = {"series": series}
-    for name, part in (("window", report), ("pooled_7d", pooled)):
-        if part is None:
+def _level_key(trend: Observation, score: str) -> str:
+    """The key of the level finding a trend's series belongs to (its drift or performance)."""
+    name = trend.metric or ""
+    if name.startswith("accuracy@"):
+        return "performance_drop|||"
+    feature = name.split(":", 1)[1]
+    return f"{'score_drift' if feature == score else 'input_drift'}||{feature}|"
+
+
+def merge_trends(
+    levels: list[Observation], trends: list[Observation], live: list[Finding], *, score: str
+) -> list[Observation]:
+    """Trends that agree with the levels: a slow trend is no finding of its own when its metric's
+    level finding is already at warn or above (seen now, or open); its slope goes into that
+    finding instead ("and still rising 0.02 a week")."""
+    loud = {o.key: o for o in levels if o.severity.rank >= Severity.WARN.rank}
+    loud_live = {f.key for f in live if Severity(f.severity).rank >= Severity.WARN.rank}
+    out = {o.key: o for o in levels}
+    for trend in trends:
+        key = _level_key(trend, score)
+        if key not in loud and key not in loud_live:
+            if not trend.details.get("crossed"):
+                out[trend.key] = trend
             continue
-        out[name] = report_json(part)
+        level = loud.get(key)
+        if level is None:
+            continue
+        per_week = float(trend.details.get("slope_per_day", 0.0)) * 7
+        rising = "rising" if per_week > 0 else "falling"
+        out[key] = replace(
+            level,
+            summary=f"{level.summary}, and still {rising} {abs(per_week):.2g} a week",
+            details={**level.details, "trend_per_week": per_week},
+        )
+    return list(out.values())
+
+
+def _metrics_json(
+    report: Report | None, pooled: Report | None, today: dict[str, float]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"series": today}
+    for name, part in (("window", report), ("pooled_7d", pooled)):
+        if part is not None:
+            out[name] = report_json(part)
     return out

@@ -3,7 +3,8 @@
     HandoffError (store.errors)
     ├── CardError, NotFound (store.errors)
     ├── SourceError          a model's data source cannot be read (names the source and why)
-    └── InvalidTransition    a finding cannot move from its state by that event
+    ├── WindowError          a check window that cannot be run (in the future, already covered)
+    └── InvalidTransition    an episode cannot move from its state by that action
 
 Raised with fields; translated only in bot/cli.py and bot/app.py.
 """
@@ -19,6 +20,7 @@ __all__ = [
     "InvalidTransition",
     "NotFound",
     "SourceError",
+    "WindowError",
 ]
 
 
@@ -31,10 +33,18 @@ class SourceError(HandoffError):
         super().__init__(f"{source}: {reason}")
 
 
-class InvalidTransition(HandoffError):
-    """A finding was asked to move in a way its state does not allow."""
+class WindowError(HandoffError):
+    """A check window that cannot be run: it ends in the future, or is already covered."""
 
-    def __init__(self, state: str, event: str) -> None:
+
+_PAST = {"acknowledge": "acknowledged", "snooze": "snoozed", "resolve": "resolved"}
+
+
+class InvalidTransition(HandoffError):
+    """An episode was asked to move in a way its state does not allow."""
+
+    def __init__(self, state: str, event: str, *, what: str = "an episode") -> None:
         self.state = state
         self.event = event
-        super().__init__(f"a finding that is {state} cannot be {event}")
+        done = _PAST.get(event, event)
+        super().__init__(f"{what} that is {state} cannot be {done}")

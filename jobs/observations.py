@@ -12,6 +12,13 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
+from jobs.phrases import (
+    drift_phrase,
+    missing_phrase,
+    percent,
+    performance_phrase,
+    rejection_phrase,
+)
 from jobs.sources.base import ReadReport
 from jobs.stats import PERFORMANCE, MetricResult, Report, Severity, Status
 from store.card_schema import Limitation
@@ -69,10 +76,6 @@ def _worst(results: Iterable[MetricResult]) -> MetricResult | None:
     return max(ok, key=rank)
 
 
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3g}"
-
-
 def _segment_name(column: str, value: str) -> str:
     return f"{column}={value}"
 
@@ -97,44 +100,47 @@ def covering_limitation(card: Card, column: str, value: str) -> Limitation | Non
     return None
 
 
-def _drift(report: Report, segment: str | None, card: Card) -> list[Observation]:
+def _unusable(read: ReadReport) -> set[str]:
+    """Columns the window lacks or whose type changed: a schema change, and nothing else."""
+    return {*read.missing_columns, *read.type_changes}
+
+
+def _drift(
+    report: Report, segment: str | None, card: Card, skip: set[str], where: str
+) -> list[Observation]:
     out = []
     for feature in report.features():
-        if feature == PERFORMANCE:
+        if feature == PERFORMANCE or feature in skip:
             continue
         results = [
             r for r in report.feature(feature).values() if r.metric not in DATA_QUALITY_METRICS
         ]
         worst = _worst(results)
-        if worst is None:
-            continue
         is_score = feature == report.score_column
-        kind = "score_drift" if is_score else "input_drift"
-        what = "the score" if is_score else f"input {feature!r}"
-        where = f" in {segment}" if segment else ""
-        bearing = [
-            x.text
-            for x in card.limitations
-            if x.segment is not None and x.segment.column == feature
-        ]
-        details: dict[str, object] = {"method": worst.method, "p_value": worst.p_value}
-        details.update(worst.details)
-        if bearing:
-            details["limitations"] = bearing
-        out.append(
-            Observation(
-                kind=kind,
-                severity=worst.severity,
-                summary=f"{what}{where} drifted: {worst.metric} {_fmt(worst.value)} "
-                f"(threshold {_fmt(worst.threshold)}, {worst.n_window} rows)",
-                metric=worst.metric,
-                feature=feature,
-                segment=segment,
-                value=worst.value,
-                threshold=worst.threshold,
-                details=details,
+        if worst is not None:
+            bearing = [
+                x.text
+                for x in card.limitations
+                if x.segment is not None and x.segment.column == feature
+            ]
+            details: dict[str, Any] = {"method": worst.method, "p_value": worst.p_value}
+            details.update(worst.details)
+            if bearing:
+                details["limitations"] = bearing
+            phrase = drift_phrase(feature, report.shifts.get(feature), worst, score=is_score)
+            out.append(
+                Observation(
+                    kind="score_drift" if is_score else "input_drift",
+                    severity=worst.severity,
+                    summary=f"{where}{phrase}",
+                    metric=worst.metric,
+                    feature=feature,
+                    segment=segment,
+                    value=worst.value,
+                    threshold=worst.threshold,
+                    details=details,
+                )
             )
-        )
         quality = _worst(
             r for r in report.feature(feature).values() if r.metric in DATA_QUALITY_METRICS
         )
@@ -143,31 +149,27 @@ def _drift(report: Report, segment: str | None, card: Card) -> list[Observation]
                 Observation(
                     kind="data_quality",
                     severity=quality.severity,
-                    summary=f"missing values in {feature!r} changed by {_fmt(quality.value)}",
+                    summary=f"{where}{missing_phrase(feature, quality)}",
                     metric=quality.metric,
                     feature=feature,
                     value=quality.value,
                     threshold=quality.threshold,
+                    details=dict(quality.details),
                 )
             )
     return out
 
 
-def _performance(report: Report, segment: str | None) -> list[Observation]:
+def _performance(report: Report, segment: str | None, where: str) -> list[Observation]:
     worst = _worst(r for r in report.feature(PERFORMANCE).values() if r.metric.endswith("_drop"))
     if worst is None:
         return []
-    how = "realized" if worst.method == "realized" else "estimated (no labels yet)"
-    base = worst.details.get("baseline")
-    where = f" in {segment}" if segment else ""
-    metric = worst.metric.removesuffix("_drop")
+    phrase = performance_phrase(worst, report.performance, rows=report.rows)
     return [
         Observation(
             kind="performance_drop",
             severity=worst.severity,
-            summary=f"{metric}{where} fell {_fmt(worst.value)} below the baseline"
-            + (f" ({_fmt(base)})" if base is not None else "")
-            + f", {how}",
+            summary=f"{where}{phrase}",
             metric=worst.metric,
             segment=segment,
             value=worst.value,
@@ -177,62 +179,58 @@ def _performance(report: Report, segment: str | None) -> list[Observation]:
     ]
 
 
-def _segments(report: Report, card: Card, whole: list[Observation]) -> list[Observation]:
+def _segments(
+    report: Report, card: Card, whole: list[Observation], skip: set[str], where: str
+) -> list[Observation]:
     """Segments doing worse than the whole: a drift or drop the whole window does not show."""
     shown = {(o.kind, o.feature): o.severity.rank for o in whole}
     out = []
     for column, parts in report.segments.items():
+        if column in skip:
+            continue
         for value, part in parts.items():
             if value.startswith("__"):
                 continue  # pooled "other" and "missing" segments are not a population to name
             name = _segment_name(column, value)
+            inside = f"{where}in {name}, "
             found = [
                 o
-                for o in _performance(part, name) + _drift(part, name, card)
+                for o in _performance(part, name, inside) + _drift(part, name, card, skip, inside)
                 if o.severity.rank > shown.get((o.kind, o.feature), 0)
             ]
             worst = max(found, key=lambda o: o.severity.rank, default=None)
-            if worst is None or Severity(worst.severity).rank < Severity.WARN.rank:
+            if worst is None or worst.severity.rank < Severity.WARN.rank:
                 continue
             limitation = covering_limitation(card, column, value)
             details = dict(worst.details)
-            summary = f"segment {name}: {worst.summary}"
+            summary = worst.summary
             if limitation is not None:
                 details["limitation"] = limitation.text
-                summary += f" (known limitation: {limitation.text})"
-            out.append(
-                Observation(
-                    kind="segment_degradation",
-                    severity=worst.severity,
-                    summary=summary,
-                    metric=worst.metric,
-                    feature=worst.feature,
-                    segment=name,
-                    value=worst.value,
-                    threshold=worst.threshold,
-                    details=details,
-                )
-            )
+                summary += f"; a known limitation: {limitation.text}"
+            out.append(replace(worst, kind="segment_degradation", summary=summary, details=details))
     return out
 
 
-def _reading(read: ReadReport, expected_rows: bool) -> list[Observation]:
+RESERVED_MISSING = Severity.CRITICAL
+"""A missing timestamp or score column: no row of the window can be used."""
+
+
+def _reading(
+    read: ReadReport, card: Card, window: tuple[datetime, datetime] | None
+) -> list[Observation]:
     out: list[Observation] = []
-    if read.rows_read == 0 and expected_rows:
-        out.append(
-            Observation(
-                kind="no_data",
-                severity=Severity.CRITICAL,
-                summary="no rows arrived in this window: has the pipeline stopped?",
-            )
-        )
-    for column in read.missing_columns:
+    data = card.data
+    reserved = {data.timestamp, data.score}
+    missing = list(read.missing_columns)
+    for column in missing:
+        role = {data.timestamp: "timestamp", data.score: "score", data.label: "label"}.get(column)
+        what = f"the {role} column {column!r}" if role else f"column {column!r}"
         out.append(
             Observation(
                 kind="schema_change",
-                severity=Severity.WARN,
+                severity=RESERVED_MISSING if column in reserved else Severity.WARN,
                 feature=column,
-                summary=f"column {column!r} is missing from the data",
+                summary=f"{what} is missing from the data: was it renamed or dropped upstream?",
             )
         )
     for column, change in read.type_changes.items():
@@ -244,10 +242,23 @@ def _reading(read: ReadReport, expected_rows: bool) -> list[Observation]:
                 summary=f"column {column!r} changed type: {change}",
             )
         )
-    if read.rows_read:
+    blind = reserved & set(missing)  # no row can be judged: the schema change says why
+    if read.rows_read == 0 and not blind:
+        span = ""
+        if window is not None:
+            span = f" between {window[0]:%Y-%m-%d %H:%M} and {window[1]:%Y-%m-%d %H:%M} UTC"
+        out.append(
+            Observation(
+                kind="no_data",
+                severity=Severity.CRITICAL,
+                summary=f"no rows arrived{span}: has the pipeline stopped?",
+            )
+        )
+    if read.rows_read and not blind:
         share = read.rows_rejected / read.rows_read
         severity = next((s for s in ("critical", "warn") if share >= REJECTED_SHARE[s]), None)
         if severity is not None:
+            why = ", ".join(rejection_phrase(r, n) for r, n in read.rejected.most_common())
             out.append(
                 Observation(
                     kind="data_quality",
@@ -255,7 +266,9 @@ def _reading(read: ReadReport, expected_rows: bool) -> list[Observation]:
                     metric="rejected_share",
                     value=share,
                     threshold=REJECTED_SHARE[severity],
-                    summary=f"{share:.1%} of rows were rejected ({read.summary()})",
+                    summary=f"{percent(share)} of the window's {read.rows_read:,} rows were "
+                    f"rejected: {why}",
+                    details={"rejected": dict(read.rejected)},
                 )
             )
     return out
@@ -285,7 +298,7 @@ def matured_observations(report: Report, *, since: datetime, until: datetime) ->
     """Realized performance of an earlier window whose labels have arrived since."""
     period = f"scores of {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC, labels now in"
     out = []
-    for o in _performance(report, None):
+    for o in _performance(report, None, ""):
         if o.details.get("method") == "realized":
             out.append(
                 replace(
@@ -298,11 +311,26 @@ def matured_observations(report: Report, *, since: datetime, until: datetime) ->
 
 
 def observe(
-    *, report: Report | None, read: ReadReport, card: Card, today: date, expected_rows: bool = True
+    *,
+    report: Report | None,
+    read: ReadReport,
+    card: Card,
+    today: date,
+    window: tuple[datetime, datetime] | None = None,
+    pooled: bool = False,
 ) -> list[Observation]:
-    """Every observation of one check run (trends are added by the caller from the history)."""
-    out = _reading(read, expected_rows) + _training_age(card, today)
+    """Every observation of one check run (trends are added by the caller from the history).
+
+    One cause, one finding: a column the window lacks (or whose type changed) is a schema change
+    and nothing else, so it gets no drift, missing-rate or segment finding; a missing timestamp or
+    score column hides every row, so it is not also "no data" or "rows rejected". `pooled` marks
+    the comparison of the last seven days pooled ("over the last 7 days, ..."): it adds drift and
+    performance only, the day's `read` still saying which columns to leave out.
+    """
+    out = [] if pooled else _reading(read, card, window) + _training_age(card, today)
     if report is not None and report.rows:
-        whole = _drift(report, None, card) + _performance(report, None)
-        out += whole + _segments(report, card, whole)
+        skip = _unusable(read)
+        where = "over the last 7 days, " if pooled else ""
+        whole = _drift(report, None, card, skip, where) + _performance(report, None, where)
+        out += whole + _segments(report, card, whole, skip, where)
     return out

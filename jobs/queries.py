@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from jobs.stats import Severity
 from store import repo
 from store.cards import Card
-from store.models import CheckRun, Finding
+from store.models import CheckRun, Episode, Finding
+from store.states import FindingState
 
 LOUDEST_FIRST = tuple(s for s in reversed(Severity) if s != Severity.NONE)
 
@@ -40,8 +42,56 @@ class CheckView:
 
 
 @dataclass(frozen=True)
+class EpisodeView:
+    """An episode as people see it: its state, who acted, and where its root message is."""
+
+    id: int
+    model_id: str
+    state: str
+    severity: str
+    opened_at: datetime
+    closed_at: datetime | None
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    snoozed_until: datetime | None
+    resolved_by: str | None
+    resolved_at: datetime | None
+    resolution: str | None
+    escalation_step: int
+    next_escalation_at: datetime | None
+    slack_channel: str | None
+    slack_ts: str | None
+
+    @property
+    def label(self) -> str:
+        return f"E{self.id}"
+
+    @classmethod
+    def of(cls, episode: Episode) -> EpisodeView:
+        return cls(
+            episode.id,
+            episode.model_id,
+            episode.state,
+            episode.severity,
+            episode.opened_at,
+            episode.closed_at,
+            episode.acknowledged_by,
+            episode.acknowledged_at,
+            episode.snoozed_until,
+            episode.resolved_by,
+            episode.resolved_at,
+            episode.resolution,
+            episode.escalation_step,
+            episode.next_escalation_at,
+            episode.slack_channel,
+            episode.slack_ts,
+        )
+
+
+@dataclass(frozen=True)
 class FindingView:
-    """One finding as a person reads it."""
+    """One finding as a person reads it; `state` is what matters to them: recovered, or else its
+    episode's state (open, acknowledged, snoozed, resolved), or open for an info finding."""
 
     id: int
     model_id: str
@@ -52,30 +102,71 @@ class FindingView:
     summary: str
     opened_at: datetime
     last_seen_at: datetime
+    last_window_end: datetime
     metric: str | None
     feature: str | None
     segment: str | None
     value: float | None
     threshold: float | None
+    details: dict[str, Any]
+    episode: EpisodeView | None
+
+    @property
+    def label(self) -> str:
+        return f"F{self.id}"
 
     @classmethod
-    def of(cls, finding: Finding) -> FindingView:
+    def of(cls, finding: Finding, episode: Episode | None) -> FindingView:
+        state = finding.state
+        if state == FindingState.OPEN and episode is not None:
+            state = episode.state
         return cls(
             finding.id,
             finding.model_id,
             finding.kind,
             finding.severity,
             finding.worst_severity,
-            finding.state,
+            state,
             finding.summary,
             finding.opened_at,
             finding.last_seen_at,
+            finding.last_window_end,
             finding.metric,
             finding.feature,
             finding.segment,
             finding.value,
             finding.threshold,
+            dict(finding.details),
+            EpisodeView.of(episode) if episode is not None else None,
         )
+
+    def to_json(self) -> dict[str, Any]:
+        """The CLI's `handoff findings --json` record of this finding."""
+        return {
+            "id": self.label,
+            "episode": self.episode.label if self.episode else None,
+            "model": self.model_id,
+            "kind": self.kind,
+            "severity": self.severity,
+            "state": self.state,
+            "since": self.opened_at.isoformat(),
+            "last_seen": self.last_seen_at.isoformat(),
+            "last_window_end": self.last_window_end.isoformat(),
+            "feature": self.feature,
+            "segment": self.segment,
+            "metric": self.metric,
+            "value": self.value,
+            "threshold": self.threshold,
+            "summary": self.summary,
+        }
+
+
+def finding_views(
+    *, session: Session, model_id: str | None = None, include_closed: bool = False
+) -> list[FindingView]:
+    """Findings (open ones, or all), newest first, with their episodes."""
+    rows = repo.list_findings(session=session, model_id=model_id, include_closed=include_closed)
+    return [FindingView.of(finding, episode) for finding, episode in rows]
 
 
 @dataclass(frozen=True)

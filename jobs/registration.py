@@ -1,65 +1,185 @@
 """Registering a model: its card versions, and the baseline each version is compared with.
 
 A new card version is stored only when the content changed, and what changed is said in words (a
-changed limitation or threshold is exactly the context that gets lost at a handoff).
+changed limitation or threshold is exactly the context that gets lost at a handoff). Before
+anything is stored, the card is checked against its data: every column it names must be in the
+source (with the closest names when one is not), and the baseline window must hold enough rows.
+The version and its baseline are then stored in one transaction: nothing half-done.
 
-The baseline is read from the card's reference window (or source) in bounded memory, whatever its
-size: one pass keeps a uniform sample (at most `SAMPLE_ROWS`) to place bin edges and KS sketches;
-if the reference was larger than the sample, a second pass counts every row into daily profiles
-(the calibration of gate a) over the fixed bins.
+A baseline depends on part of the card only (its `basis`: the source, the columns, the baseline
+window, the decision threshold); card versions that change thresholds, owners, intent,
+limitations or the schedule keep the baseline they had, and the history pooled against it.
 """
 
 from __future__ import annotations
 
+import difflib
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from pathlib import Path
 
-import numpy as np
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from jobs.columns import Watched, watched_columns
-from jobs.errors import NotFound, SourceError
-from jobs.sources import open_source
-from jobs.sources.base import Batch, ReadReport, Source
-from jobs.stats import (
-    Baseline,
-    BaselineSpec,
-    Bins,
-    Profile,
-    fit_baseline,
-    merge,
-    profile_groups,
-    quantile_sketch,
-)
-from jobs.windows import read_batches
+from jobs.columns import watched_columns
+from jobs.errors import CardError, CardProblem, NotFound
+from jobs.fitting import BuiltBaseline, baseline_window, build_baseline
+from jobs.sources import SchemaKind, Source, open_source
 from store import repo
-from store.card_schema import BaselineSource, DateRange
+from store.card_schema import BaselineSource, HttpSource
 from store.cards import Card, card_hash, card_to_dict, describe_changes
 from store.models import StoredBaseline
+
+__all__ = [
+    "Loaded",
+    "Registration",
+    "baseline_basis",
+    "check_columns",
+    "ensure_baseline",
+    "fit_for",
+    "load",
+    "register_card",
+]
+
+
+def baseline_basis(card: Card) -> str:
+    """sha256 of what a baseline depends on in the card (see the module docstring)."""
+    data = card_to_dict(card)["data"]
+    basis = {
+        "source": data["source"],
+        "columns": [data["timestamp"], data["score"], data.get("label")],
+        "features": data.get("features"),
+        "segments": data.get("segments", []),
+        "decision_threshold": data.get("decision_threshold"),
+        "baseline": card_to_dict(card)["baseline"],
+    }
+    canonical = json.dumps(basis, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def check_columns(
+    card: Card, schema: Mapping[str, SchemaKind], *, source: str, file: str, baseline: bool = False
+) -> list[CardProblem]:
+    """Problems for each column the card names that `schema` lacks, with the closest names.
+
+    For a baseline's own source (`baseline=True`) the label may be absent (the baseline then has
+    no labels to calibrate performance with).
+    """
+    data = card.data
+    named: list[tuple[str, str]] = [("data.timestamp", data.timestamp), ("data.score", data.score)]
+    if data.label is not None and not baseline:
+        named.append(("data.label", data.label))
+    named += [(f"data.features[{i}]", c) for i, c in enumerate(data.features or ())]
+    named += [(f"data.segments[{i}]", c) for i, c in enumerate(data.segments)]
+    named += [
+        (f"limitations[{i}].segment.column", x.segment.column)
+        for i, x in enumerate(card.limitations)
+        if x.segment is not None
+    ]
+    problems = []
+    where = f"the baseline source ({source})" if baseline else source
+    for field, column in named:
+        if column in schema:
+            continue
+        close = difflib.get_close_matches(column, list(schema), n=1, cutoff=0.6)
+        fix = f"did you mean {close[0]!r}?" if close else f"its columns are {_listed(schema)}"
+        problems.append(CardProblem(file, field, f"{column!r} is not a column of {where}: {fix}"))
+    return problems
+
+
+def _listed(schema: Mapping[str, SchemaKind]) -> str:
+    names = list(schema)
+    return ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+
+
+def _sources(card: Card, base_dir: Path, environ: Mapping[str, str]) -> tuple[Source, Source]:
+    """The monitored source, and the one the baseline is read from (the same, or its own)."""
+    monitored = open_source(card.data.source, environ=environ, base_dir=base_dir)
+    if isinstance(card.baseline, BaselineSource):
+        own = open_source(card.baseline.source, environ=environ, base_dir=base_dir)
+        return monitored, own
+    return monitored, monitored
+
+
+def fit_for(
+    card: Card,
+    *,
+    file: str,
+    base_dir: Path,
+    environ: Mapping[str, str],
+    source: Source | None = None,
+) -> BuiltBaseline:
+    """Check `card` against its data and fit its baseline; CardError naming the card's fields
+    for columns the data lacks, SourceError when the data cannot be read or is too thin.
+
+    The columns are checked against the source the baseline is read from, and against the
+    monitored source too when that is another one whose schema is cheap to read (files, SQL; an
+    HTTP endpoint would have to serve a page for it, so it is checked by its first check).
+    """
+    monitored, reference = _sources(card, base_dir, environ)
+    if source is not None:
+        monitored = source
+        reference = reference if isinstance(card.baseline, BaselineSource) else source
+    schema = reference.columns()
+    baseline_own = reference is not monitored
+    problems = check_columns(
+        card, schema, source=reference.describe(), file=file, baseline=baseline_own
+    )
+    if baseline_own and not isinstance(card.data.source, HttpSource):
+        problems += check_columns(card, monitored.columns(), source=monitored.describe(), file=file)
+    if problems:
+        raise CardError(problems)
+    watched = watched_columns(card, schema)
+    start, end = baseline_window(card.baseline)
+    return build_baseline(
+        source=reference, watched=watched, spec=watched.spec(card), start=start, end=end
+    )
 
 
 @dataclass(frozen=True)
 class Registration:
+    """What registering one card did: the version it is at, whether a new one was stored and what
+    changed (in words), and the baseline it is compared with (None: not built yet)."""
+
     model_id: str
     version: int
-    created: bool  # a new version was stored
-    changes: tuple[str, ...]  # in words, against the previous version (empty for the first)
+    created: bool
+    changes: tuple[str, ...]
+    baseline: StoredBaseline | None = None
+    baseline_reused: bool = False
 
     @property
     def first(self) -> bool:
         return self.created and self.version == 1
 
 
+def needs_fit(session: Session, card: Card) -> bool:
+    """Whether registering `card` needs its baseline fitted (no baseline of its basis yet)."""
+    existing = repo.baseline_by_basis(
+        session=session, model_id=card.model, basis=baseline_basis(card)
+    )
+    return existing is None
+
+
 def register_card(
-    *, session: Session, card: Card, source_file: str | Path, now: datetime
+    *,
+    session: Session,
+    card: Card,
+    source_file: str | Path,
+    now: datetime,
+    fitted: BuiltBaseline | None = None,
 ) -> Registration:
-    """Store `card` as its model's newest version unless it equals the newest one."""
+    """Store `card` as its model's newest version unless it equals the newest one, with its
+    baseline: the one of its basis when there is one, else `fitted` (when given)."""
     digest = card_hash(card)
+    basis = baseline_basis(card)
     previous = repo.latest_card_version(session=session, model_id=card.model)
+    existing = repo.baseline_by_basis(session=session, model_id=card.model, basis=basis)
     if previous is not None and previous.content_hash == digest:
-        return Registration(card.model, previous.version, created=False, changes=())
+        return Registration(card.model, previous.version, False, (), existing, True)
     changes: tuple[str, ...] = ()
     if previous is not None:
         changes = tuple(describe_changes(Card.model_validate(previous.content), card))
@@ -69,127 +189,45 @@ def register_card(
         name=card.name,
         content=card_to_dict(card),
         content_hash=digest,
-        source_file=str(source_file),
+        source_file=str(Path(source_file).resolve()),
         now=now,
     )
-    return Registration(card.model, stored.version, created=True, changes=changes)
+    if existing is not None or fitted is None:
+        return Registration(card.model, stored.version, True, changes, existing, True)
+    row = _baseline_row(card, stored.id, basis, fitted, now)
+    session.add(row)
+    session.flush()
+    return Registration(card.model, stored.version, True, changes, row, False)
 
 
-SAMPLE_ROWS = 500_000
-NS_PER_DAY = 86_400 * 1_000_000_000
-ALL_TIME = (datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
-
-
-@dataclass(frozen=True)
-class BuiltBaseline:
-    baseline: Baseline
-    start: datetime
-    end: datetime
-    rows: int
-    report: ReadReport
-
-
-def baseline_window(baseline: object) -> tuple[datetime, datetime]:
-    """The card's `baseline: {from, to}` as a half-open UTC window (both days included)."""
-    if isinstance(baseline, DateRange):
-        return _midnight(baseline.from_), _midnight(baseline.to) + timedelta(days=1)
-    return ALL_TIME
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=UTC)
-
-
-def _days(batch: Batch, timestamp: str) -> np.ndarray:
-    return np.asarray(batch[timestamp], dtype="datetime64[ns]").astype(np.int64) // NS_PER_DAY
-
-
-def _concat(batches: list[Batch]) -> Batch:
-    if not batches:
-        return {}
-    return {name: np.concatenate([b[name] for b in batches]) for name in batches[0]}
-
-
-class _Sampler:
-    """A uniform sample of a stream of batches, at most `cap` rows (halving the rate when full)."""
-
-    def __init__(self, cap: int, seed: int = 0) -> None:
-        self.cap = cap
-        self.rate = 1.0
-        self.rows = 0
-        self.batches: list[Batch] = []
-        self._rng = np.random.default_rng(seed)
-
-    def add(self, batch: Batch, length: int) -> None:
-        self.rows += length
-        keep = batch if self.rate == 1.0 else self._thin(batch, length, self.rate)
-        self.batches.append(keep)
-        while sum(len(next(iter(b.values()))) for b in self.batches if b) > self.cap:
-            self.rate /= 2
-            self.batches = [self._thin(b, len(next(iter(b.values()))), 0.5) for b in self.batches]
-
-    def _thin(self, batch: Batch, length: int, rate: float) -> Batch:
-        mask = self._rng.random(length) < rate
-        return {name: values[mask] for name, values in batch.items()}
-
-
-def build_baseline(
-    *,
-    source: Source,
-    watched: Watched,
-    spec: BaselineSpec,
-    start: datetime,
-    end: datetime,
-    sample_rows: int = SAMPLE_ROWS,
-) -> BuiltBaseline:
-    """Read [start, end) of `source` and build the baseline (see the module docstring)."""
-    report = ReadReport()
-    sampler = _Sampler(sample_rows)
-    for batch in read_batches(source, watched, start=start, end=end, report=report):
-        sampler.add(batch, len(batch[watched.score]))
-    sample = _concat(sampler.batches)
-    if not sample or sampler.rows == 0:
-        raise SourceError(
-            source.describe(),
-            f"no usable rows between {start:%Y-%m-%d} and {end:%Y-%m-%d} for the baseline "
-            f"({report.summary()})",
-        )
-    if sampler.rate == 1.0:  # the whole reference fitted in memory: one exact pass
-        baseline = fit_baseline(sample, spec, days=_days(sample, watched.timestamp))
-        return BuiltBaseline(baseline, start, end, sampler.rows, report)
-    bins = Bins.fit(sample, spec)
-    sketches, complete = {}, {}
-    for name in [*spec.numeric, spec.score]:
-        sketches[name], complete[name] = quantile_sketch(sample[name], spec.ks_sketch)
-    daily = _count_daily(source, watched, bins, start, end)
-    baseline = Baseline.from_profiles(
-        bins, merge(*daily.values()), list(daily.values()), sketches=sketches, complete=complete
+def _baseline_row(
+    card: Card, card_version_id: int, basis: str, fitted: BuiltBaseline, now: datetime
+) -> StoredBaseline:
+    return StoredBaseline(
+        model_id=card.model,
+        card_version_id=card_version_id,
+        basis=basis,
+        window_start=fitted.first or fitted.start,
+        window_end=fitted.last or fitted.end,
+        rows=fitted.rows,
+        data=fitted.baseline.to_bytes(),
+        created_at=now,
     )
-    return BuiltBaseline(baseline, start, end, sampler.rows, report)
-
-
-def _count_daily(
-    source: Source, watched: Watched, bins: Bins, start: datetime, end: datetime
-) -> dict[int, Profile]:
-    daily: dict[int, Profile] = {}
-    for batch in read_batches(source, watched, start=start, end=end, report=ReadReport()):
-        days = _days(batch, watched.timestamp)
-        unique, inverse = np.unique(days, return_inverse=True)
-        for day, profile in zip(
-            unique.tolist(), profile_groups(batch, bins, inverse, len(unique)), strict=True
-        ):
-            daily[day] = daily[day].merge(profile) if day in daily else profile
-    return dict(sorted(daily.items()))
 
 
 @dataclass(frozen=True)
 class Loaded:
-    """A model's newest card (validated once), its version's id and folder, and its baseline."""
+    """A model's newest card (validated once), its version's id and file, and its baseline."""
 
     card: Card
     card_version_id: int
-    base_dir: Path
+    source_file: str
     baseline: StoredBaseline | None
+
+    @property
+    def base_dir(self) -> Path:
+        """The card's folder, against which relative data paths resolve."""
+        return Path(self.source_file).parent
 
 
 def load(session: Session, model_id: str) -> Loaded:
@@ -197,10 +235,10 @@ def load(session: Session, model_id: str) -> Loaded:
     model = repo.get_model(session=session, model_id=model_id)
     version = repo.latest_card_version(session=session, model_id=model_id)
     if model is None or version is None:
-        raise NotFound("model", model_id)
-    stored = repo.baseline_of(session=session, model_id=model_id, card_version_id=version.id)
+        raise NotFound("model", model_id, repo.model_ids(session=session))
     card = Card.model_validate(version.content)
-    return Loaded(card, version.id, Path(version.source_file).resolve().parent, stored)
+    stored = repo.baseline_by_basis(session=session, model_id=model_id, basis=baseline_basis(card))
+    return Loaded(card, version.id, version.source_file, stored)
 
 
 def ensure_baseline(
@@ -211,27 +249,22 @@ def ensure_baseline(
     environ: Mapping[str, str],
     source: Source | None = None,
 ) -> StoredBaseline:
-    """The baseline of the loaded card version, built from its source if it does not exist yet."""
+    """The baseline of the loaded card, fitted from its data if it does not exist yet. Two
+    processes racing to fit it store one: the loser's insert collides and it takes the winner's."""
     if loaded.baseline is not None:
         return loaded.baseline
     card = loaded.card
-    source = source or open_source(card.data.source, environ=environ, base_dir=loaded.base_dir)
-    if isinstance(card.baseline, BaselineSource):
-        source = open_source(card.baseline.source, environ=environ, base_dir=loaded.base_dir)
-    watched = watched_columns(card, source.columns())
-    start, end = baseline_window(card.baseline)
-    built = build_baseline(
-        source=source, watched=watched, spec=watched.spec(card), start=start, end=end
+    fitted = fit_for(
+        card, file=loaded.source_file, base_dir=loaded.base_dir, environ=environ, source=source
     )
-    row = StoredBaseline(
-        model_id=card.model,
-        card_version_id=loaded.card_version_id,
-        window_start=start,
-        window_end=end,
-        rows=built.rows,
-        data=built.baseline.to_bytes(),
-        created_at=now,
-    )
-    with sessions.begin() as session:
-        session.add(row)
+    basis = baseline_basis(card)
+    row = _baseline_row(card, loaded.card_version_id, basis, fitted, now)
+    try:
+        with sessions.begin() as session:
+            session.add(row)
+    except IntegrityError:
+        with sessions() as session:
+            won = repo.baseline_by_basis(session=session, model_id=card.model, basis=basis)
+        assert won is not None  # the row whose insert collided with ours
+        return won
     return row

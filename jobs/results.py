@@ -23,7 +23,7 @@ class FindingOutcome:
     kind: str
     severity: str
     summary: str
-    state: str  # new | ongoing | recovered
+    state: str  # new | ongoing | recovered | past (seen in a window older than the newest check)
     id: int | None = None
     metric: str | None = None
     feature: str | None = None
@@ -91,6 +91,7 @@ class CheckResult:
     findings: list[FindingOutcome]
     queued: int
     reused: bool = False
+    bad_cells: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -101,6 +102,7 @@ class CheckResult:
                 "read": self.rows_read,
                 "rejected": self.rows_rejected,
                 "rejected_by_reason": self.rejected,
+                "bad_cells": self.bad_cells,
             },
             "metrics": self.metrics,
             "findings": [f.to_json() for f in self.findings],
@@ -127,6 +129,7 @@ class CheckResult:
             findings=[FindingOutcome.from_json(f) for f in data.get("findings", [])],
             queued=0,
             reused=True,
+            bad_cells=dict(run.bad_cells or {}),
         )
 
 

@@ -8,18 +8,21 @@ single day is still under its threshold, with the date on which the trend crosse
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 import numpy as np
 
 from jobs.observations import Observation
+from jobs.phrases import number
 from jobs.stats import Report, Severity, Status, Thresholds, assess_trend
 
 HISTORY_DAYS = 90
 MIN_POINTS = 10
 CROSSING_HORIZON_DAYS = 60
 WARN_HORIZON_DAYS = 28
+TREND_ALPHA = 0.01
+"""A slow trend is a finding only at this significance (one-sided Mann-Kendall p-value)."""
 
 Series = dict[str, list[tuple[float, float]]]
 """Series name -> [(day number, value)], day number = days since the epoch (float)."""
@@ -68,7 +71,10 @@ def trend_observations(
     end: datetime,
     thresholds: Thresholds,
 ) -> list[Observation]:
-    """Slow-trend observations for every series with enough history."""
+    """Slow-trend observations for every series with enough history whose trend is significant
+    (Mann-Kendall, one-sided, p < `TREND_ALPHA`) and heading for the metric's warn level: the
+    card's `thresholds:` as the level findings use them. A trend whose line is already past that
+    level is marked `crossed`: the level finding then says it (the caller merges the slope in)."""
     out: list[Observation] = []
     now_day = end.timestamp() / 86_400
     baseline_accuracy = today.get("accuracy@baseline")
@@ -89,36 +95,55 @@ def trend_observations(
         days = np.asarray([p[0] for p in points])
         values = np.asarray([p[1] for p in points])
         trend = assess_trend(
-            values, days, threshold=threshold, direction=direction, horizon=WARN_HORIZON_DAYS
+            values,
+            days,
+            threshold=threshold,
+            direction=direction,
+            alpha=TREND_ALPHA,
+            horizon=WARN_HORIZON_DAYS,
         )
-        if trend.severity == Severity.NONE or trend.slope is None:
+        if not trend.significant or trend.slope is None or trend.p_value is None:
             continue
-        if trend.crossed:
-            continue  # already beyond the threshold: the day's own drift finding says so
-        if trend.crossing_day is None or trend.crossing_day - now_day > CROSSING_HORIZON_DAYS:
+        crossing = None
+        if trend.crossing_day is not None:
+            if trend.crossing_day - now_day > CROSSING_HORIZON_DAYS:
+                continue
+            crossing = datetime.fromtimestamp(trend.crossing_day * 86_400, tz=end.tzinfo).date()
+        elif not trend.crossed:
             continue
-        crossing = datetime.fromtimestamp(trend.crossing_day * 86_400, tz=end.tzinfo).date()
-        what = name.replace("psi:", "drift (PSI) of ").replace("@", " (")
-        what += ")" if "@" in name else ""
         out.append(
             Observation(
                 kind="slow_trend",
-                severity=trend.severity,
+                severity=trend.severity if trend.severity != Severity.NONE else Severity.INFO,
                 metric=name,
                 feature=None if name.startswith("accuracy@") else name.split(":", 1)[1],
                 value=float(value),
                 threshold=float(threshold),
-                summary=(
-                    f"{what} is moving {trend.slope * 7:+.3g} a week (p={trend.p_value:.2g}); "
-                    f"at this rate it crosses {threshold:.3g} on {crossing:%Y-%m-%d}"
-                ),
+                summary=_trend_phrase(name, trend.slope * 7, trend.p_value, threshold, crossing),
                 details={
                     "slope_per_day": trend.slope,
                     "p_value": trend.p_value,
-                    "crossing": crossing.isoformat(),
+                    "crossing": crossing.isoformat() if crossing else None,
+                    "crossed": trend.crossed,
                     "change_day": trend.change_day,
                     "points": len(points),
                 },
             )
         )
     return out
+
+
+def _trend_phrase(
+    name: str, per_week: float, p_value: float, threshold: float, crossing: date | None
+) -> str:
+    """ "the drift of income (PSI) is rising 0.012 a week (p = 0.003); at this rate it reaches
+    the warn level 0.10 on 2026-03-02"."""
+    if name.startswith("accuracy@"):
+        what = f"accuracy ({name.split('@', 1)[1]})"
+    else:
+        what = f"the drift of {name.split(':', 1)[1]} (PSI)"
+    moving = "rising" if per_week > 0 else "falling"
+    text = f"{what} is {moving} {number(abs(per_week))} a week (p = {p_value:.2g})"
+    if crossing is not None:
+        text += f"; at this rate it reaches the warn level {number(threshold)} on {crossing}"
+    return text

@@ -16,10 +16,11 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.errors import HandoffError
+from store.errors import DatabaseError, HandoffError
 from store.models import Base
 
 DEFAULT_DATABASE_URL = "sqlite:///handoff.db"
@@ -42,7 +43,10 @@ class SchemaBehind(HandoffError):
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets foreign keys, WAL and a busy timeout for concurrent use."""
     if make_url(url).get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        timeout = (
+            {"connect_timeout": 10} if make_url(url).get_backend_name() == "postgresql" else {}
+        )
+        return create_engine(url, pool_pre_ping=True, connect_args=timeout)
     engine = create_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
@@ -92,9 +96,60 @@ def schema_differences(engine: Engine) -> list[Any]:
         return list(compare_metadata(context, Base.metadata))
 
 
+def open_engine(url: str) -> Engine:
+    """An engine on `url` that has answered once; DatabaseError naming DATABASE_URL, what is wrong
+    and the fix when the URL is not one, its driver is missing, or the database does not answer."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseError(
+            f"DATABASE_URL is not a database URL ({url[:60]!r}): write one like "
+            "sqlite:///handoff.db or postgresql+psycopg://user@host:5432/handoff"
+        ) from None
+    shown = parsed.render_as_string(hide_password=True)
+    try:
+        engine = make_engine(url)
+    except NoSuchModuleError:
+        raise DatabaseError(
+            f"DATABASE_URL names a kind of database SQLAlchemy does not know "
+            f"({parsed.drivername!r}): use sqlite:///PATH or postgresql+psycopg://..."
+        ) from None
+    except ImportError as error:
+        raise DatabaseError(
+            f"DATABASE_URL needs the Python driver {error.name or parsed.drivername!r}, which is "
+            "not installed: install it, or use postgresql+psycopg:// (installed with handoff)"
+        ) from None
+    try:
+        with engine.connect():
+            pass
+    except SQLAlchemyError as error:
+        engine.dispose()
+        raise DatabaseError(_unreachable(parsed, shown, error)) from None
+    return engine
+
+
+def _unreachable(url: URL, shown: str, error: SQLAlchemyError) -> str:
+    detail = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    if url.get_backend_name() == "sqlite" and url.database:
+        folder = Path(url.database).expanduser().resolve().parent
+        if not folder.is_dir():
+            return (
+                f"DATABASE_URL points at a SQLite file in {folder}, a folder that does not "
+                "exist: create it, or set DATABASE_URL to a file in an existing folder"
+            )
+        return f"DATABASE_URL: cannot open the SQLite file {url.database}: {detail}"
+    password = url.password
+    if password:
+        detail = detail.replace(str(password), "***")
+    return (
+        f"DATABASE_URL: cannot reach the database at {shown}: {detail} (is the server running, "
+        "and are host, port, user and database right?)"
+    )
+
+
 def prepare(url: str) -> Engine:
     """An engine whose schema is current: migrated in place on SQLite, checked elsewhere."""
-    engine = make_engine(url)
+    engine = open_engine(url)
     if engine.dialect.name == "sqlite":
         if current_revision(engine) != head_revision():
             upgrade(engine)

@@ -98,13 +98,17 @@ class CardVersion(Base):
 
 class StoredBaseline(Base):
     """A model's baseline as kept (bins, reference profile, day-to-day spread: `jobs.stats.Baseline`
-    in `data`), built for one card version."""
+    in `data`). `basis` is the hash of what the baseline depends on in the card (source, columns,
+    baseline window, decision threshold): card versions that differ only in thresholds, owners,
+    intent or schedule share one baseline, and two checks racing to build it store one row."""
 
     __tablename__ = "baselines"
+    __table_args__ = (UniqueConstraint("model_id", "basis"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
     card_version_id: Mapped[int] = mapped_column(ForeignKey("card_versions.id"))
+    basis: Mapped[str] = mapped_column(String(64))
     window_start: Mapped[datetime]
     window_end: Mapped[datetime]
     rows: Mapped[int]
@@ -126,7 +130,8 @@ class CheckRun(Base):
     status: Mapped[str] = mapped_column(String(16))  # completed | failed
     rows_read: Mapped[int] = mapped_column(default=0)
     rows_rejected: Mapped[int] = mapped_column(default=0)
-    rejected: Mapped[dict[str, Any]] = mapped_column(default=dict)  # reason -> count
+    rejected: Mapped[dict[str, Any]] = mapped_column(default=dict)  # reason -> rows (sums to total)
+    bad_cells: Mapped[dict[str, Any]] = mapped_column(default=dict)  # column reason -> cells
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime]
@@ -152,11 +157,45 @@ class WindowProfile(Base):
     __table_args__ = (Index(None, "model_id", "window_end"),)
 
 
-class Finding(Base):
-    """Something worth telling people, with a lifecycle (open, acknowledged, snoozed, resolved...).
+class Episode(Base):
+    """A model's findings that overlap in time, told as one story: one root message in the card's
+    channel (updated in place), its thread, one acknowledgement and one escalation timer.
 
-    `key` identifies the condition (kind, metric, feature, segment): the same condition on
-    consecutive runs updates this row instead of opening a new one.
+    States (jobs/episodes.py): open, acknowledged, snoozed (until `snoozed_until`), resolved (by a
+    person, with a note), recovered (every finding cleared). `revision` counts the root message's
+    versions, so each update has its own outbox key.
+    """
+
+    __tablename__ = "episodes"
+    __table_args__ = (Index(None, "model_id", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16))
+    worst_severity: Mapped[str] = mapped_column(String(16))
+    opened_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    acknowledged_at: Mapped[datetime | None]
+    snoozed_until: Mapped[datetime | None]
+    snoozed_by: Mapped[str | None] = mapped_column(String(200))
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
+    resolved_at: Mapped[datetime | None]
+    resolution: Mapped[str | None] = mapped_column(Text)
+    next_escalation_at: Mapped[datetime | None] = mapped_column(index=True)
+    escalation_step: Mapped[int] = mapped_column(default=0)
+    revision: Mapped[int] = mapped_column(default=0)
+    slack_channel: Mapped[str | None] = mapped_column(String(40))
+    slack_ts: Mapped[str | None] = mapped_column(String(40))
+
+
+class Finding(Base):
+    """One condition of a model (kind, metric, feature, segment: `key`), open while it is seen and
+    recovered after enough clear runs of later windows. The same condition on later runs updates
+    this row; if it returns within a week of recovering, this row reopens (`reopened` counts it).
+    Findings at warn or above belong to an episode, which people act on.
     """
 
     __tablename__ = "findings"
@@ -164,6 +203,9 @@ class Finding(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    episode_id: Mapped[int | None] = mapped_column(
+        ForeignKey("episodes.id", ondelete="SET NULL"), index=True
+    )
     key: Mapped[str] = mapped_column(String(400))
     kind: Mapped[str] = mapped_column(String(40))
     metric: Mapped[str | None] = mapped_column(String(80))
@@ -176,18 +218,16 @@ class Finding(Base):
     threshold: Mapped[float | None]
     summary: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    state: Mapped[str] = mapped_column(String(16))  # open|acknowledged|snoozed|resolved|recovered
+    state: Mapped[str] = mapped_column(String(16))  # open | recovered
     clear_runs: Mapped[int] = mapped_column(default=0)
+    reopened: Mapped[int] = mapped_column(default=0)
     opened_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
+    last_window_end: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    closed_window_end: Mapped[datetime | None]
     first_check_run_id: Mapped[int | None] = mapped_column(ForeignKey("check_runs.id"))
     last_check_run_id: Mapped[int | None] = mapped_column(ForeignKey("check_runs.id"))
-    snoozed_until: Mapped[datetime | None]
-    next_escalation_at: Mapped[datetime | None] = mapped_column(index=True)
-    escalation_step: Mapped[int] = mapped_column(default=0)
-    slack_channel: Mapped[str | None] = mapped_column(String(40))
-    slack_ts: Mapped[str | None] = mapped_column(String(40))
 
 
 class Notification(Base):
@@ -199,8 +239,11 @@ class Notification(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(400), unique=True)
     model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    episode_id: Mapped[int | None] = mapped_column(
+        ForeignKey("episodes.id", ondelete="CASCADE"), index=True
+    )
     finding_id: Mapped[int | None] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(40))  # finding.new | finding.update | checkin | ...
+    kind: Mapped[str] = mapped_column(String(40))  # store.states.NotificationKind
     channel: Mapped[str] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | dead
@@ -220,6 +263,7 @@ class AuditEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    episode_id: Mapped[int | None] = mapped_column(ForeignKey("episodes.id", ondelete="CASCADE"))
     finding_id: Mapped[int | None] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"))
     at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(200))  # a Slack user id, or "handoff"

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from store.models import (
     CardVersion,
     CheckRun,
+    Episode,
     Finding,
     LeaderLease,
     Model,
@@ -23,7 +24,7 @@ from store.models import (
     StoredBaseline,
     WindowProfile,
 )
-from store.states import LIVE_STATES, OPEN_STATES, CheckStatus
+from store.states import ACTIVE_EPISODE_STATES, CheckStatus, EpisodeState, FindingState
 
 # --- models and card versions
 
@@ -86,16 +87,12 @@ def add_card_version(
 # --- baselines and window profiles
 
 
-def baseline_of(*, session: Session, model_id: str, card_version_id: int) -> StoredBaseline | None:
-    """The newest baseline built for this card version of the model."""
+def baseline_by_basis(*, session: Session, model_id: str, basis: str) -> StoredBaseline | None:
+    """The model's baseline fitted for this basis (what it depends on in the card), if any."""
     return session.scalars(
-        select(StoredBaseline)
-        .where(
-            StoredBaseline.model_id == model_id,
-            StoredBaseline.card_version_id == card_version_id,
+        select(StoredBaseline).where(
+            StoredBaseline.model_id == model_id, StoredBaseline.basis == basis
         )
-        .order_by(StoredBaseline.id.desc())
-        .limit(1)
     ).first()
 
 
@@ -150,14 +147,30 @@ def run_metrics(
     return [(end, metrics or {}) for end, metrics in rows]
 
 
-# --- findings
+# --- findings and episodes
 
 
 def live_findings(*, session: Session, model_id: str) -> list[Finding]:
-    """The model's findings that later runs still update (see `store.states.LIVE_STATES`)."""
+    """The model's open findings: those later runs update, clear or recover."""
     return list(
         session.scalars(
-            select(Finding).where(Finding.model_id == model_id, Finding.state.in_(LIVE_STATES))
+            select(Finding).where(Finding.model_id == model_id, Finding.state == FindingState.OPEN)
+        )
+    )
+
+
+def recovered_findings(*, session: Session, model_id: str, since: datetime) -> list[Finding]:
+    """Findings of the model that recovered in a window ending at `since` or later, the most
+    recently recovered last (so that, by key, the newest wins in a dict)."""
+    return list(
+        session.scalars(
+            select(Finding)
+            .where(
+                Finding.model_id == model_id,
+                Finding.state == FindingState.RECOVERED,
+                Finding.closed_window_end >= since,
+            )
+            .order_by(Finding.closed_window_end, Finding.id)
         )
     )
 
@@ -176,13 +189,79 @@ def findings_of_run(*, session: Session, check_run_id: int) -> list[Finding]:
     )
 
 
+def list_findings(
+    *, session: Session, model_id: str | None = None, include_closed: bool = False
+) -> list[tuple[Finding, Episode | None]]:
+    """Findings with their episodes, newest first: the open ones, or all with `include_closed`."""
+    query = select(Finding, Episode).outerjoin(Episode, Finding.episode_id == Episode.id)
+    if model_id is not None:
+        query = query.where(Finding.model_id == model_id)
+    if not include_closed:
+        query = query.where(Finding.state == FindingState.OPEN)
+    rows = session.execute(query.order_by(Finding.last_seen_at.desc(), Finding.id.desc())).all()
+    return [(finding, episode) for finding, episode in rows]
+
+
+def get_finding(*, session: Session, finding_id: int) -> Finding | None:
+    return session.get(Finding, finding_id)
+
+
+def get_episode(*, session: Session, episode_id: int) -> Episode | None:
+    return session.get(Episode, episode_id)
+
+
+def active_episode(*, session: Session, model_id: str) -> Episode | None:
+    """The model's newest episode that is not over (new findings join it)."""
+    return session.scalars(
+        select(Episode)
+        .where(Episode.model_id == model_id, Episode.state.in_(ACTIVE_EPISODE_STATES))
+        .order_by(Episode.id.desc())
+        .limit(1)
+    ).first()
+
+
+def episode_findings(*, session: Session, episode_id: int) -> list[Finding]:
+    return list(
+        session.scalars(
+            select(Finding).where(Finding.episode_id == episode_id).order_by(Finding.id)
+        )
+    )
+
+
+def snoozed_episodes(*, session: Session, model_id: str | None, until: datetime) -> list[Episode]:
+    """Snoozed episodes whose snooze ended at `until` or before (of one model, or all)."""
+    query = select(Episode).where(
+        Episode.state == EpisodeState.SNOOZED, Episode.snoozed_until <= until
+    )
+    if model_id is not None:
+        query = query.where(Episode.model_id == model_id)
+    return list(session.scalars(query.order_by(Episode.id)))
+
+
 def open_finding_counts(*, session: Session, model_id: str | None = None) -> dict[str, int]:
-    """Open (unresolved, unrecovered) findings by severity: of one model, or of all."""
-    query = select(Finding.severity, func.count()).where(Finding.state.in_(OPEN_STATES))
+    """Findings that want attention, by severity: open, and not in a resolved (accepted) episode;
+    of one model, or of all."""
+    query = (
+        select(Finding.severity, func.count())
+        .outerjoin(Episode, Finding.episode_id == Episode.id)
+        .where(
+            Finding.state == FindingState.OPEN,
+            or_(Episode.id.is_(None), Episode.state != EpisodeState.RESOLVED),
+        )
+    )
     if model_id is not None:
         query = query.where(Finding.model_id == model_id)
     rows = session.execute(query.group_by(Finding.severity)).all()
     return {severity: count for severity, count in rows}
+
+
+def notification_count(*, session: Session, model_id: str) -> int:
+    return (
+        session.scalar(
+            select(func.count()).select_from(Notification).where(Notification.model_id == model_id)
+        )
+        or 0
+    )
 
 
 # --- the outbox and numbers about handoff itself

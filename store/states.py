@@ -10,9 +10,11 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
-    "LIVE_STATES",
-    "OPEN_STATES",
+    "ACTIVE_EPISODE_STATES",
+    "ENDED_EPISODE_STATES",
+    "ROOT_KINDS",
     "CheckStatus",
+    "EpisodeState",
     "FindingState",
     "NotificationKind",
     "NotificationStatus",
@@ -20,7 +22,16 @@ __all__ = [
 
 
 class FindingState(StrEnum):
-    """Where a finding is in its life (see jobs/findings.py for the moves between them)."""
+    """A finding's own life: open while its condition is seen, recovered after enough clear runs
+    of later windows (it reopens if the condition returns within a week). What people do
+    (acknowledge, snooze, resolve) is the episode's, not the finding's."""
+
+    OPEN = "open"
+    RECOVERED = "recovered"
+
+
+class EpisodeState(StrEnum):
+    """Where an episode (a model's overlapping findings) stands with people (jobs/episodes.py)."""
 
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"
@@ -29,10 +40,9 @@ class FindingState(StrEnum):
     RECOVERED = "recovered"
 
 
-OPEN_STATES = (FindingState.OPEN, FindingState.ACKNOWLEDGED, FindingState.SNOOZED)
-"""States of a finding that still wants attention."""
-LIVE_STATES = (*OPEN_STATES, FindingState.RESOLVED)
-"""States of a finding that later runs still update (a resolved one may reopen when worse)."""
+ACTIVE_EPISODE_STATES = (EpisodeState.OPEN, EpisodeState.ACKNOWLEDGED, EpisodeState.SNOOZED)
+"""An episode in one of these states is not over: new findings of its model join it."""
+ENDED_EPISODE_STATES = (EpisodeState.RESOLVED, EpisodeState.RECOVERED)
 
 
 class CheckStatus(StrEnum):
@@ -43,11 +53,23 @@ class CheckStatus(StrEnum):
 
 
 class NotificationKind(StrEnum):
-    """What an outbox row asks the bot to say."""
+    """What an outbox row asks the bot to say. `episode.root` posts an episode's root message and
+    `episode.update` edits it in place; every other kind is a reply in the episode's thread."""
 
-    FINDING_NEW = "finding.new"
-    FINDING_ESCALATED = "finding.escalated"
+    EPISODE_ROOT = "episode.root"
+    EPISODE_UPDATE = "episode.update"
+    FINDING_JOINED = "finding.joined"
+    FINDING_WORSE = "finding.worse"
     FINDING_RECOVERED = "finding.recovered"
+    FINDING_RETURNED = "finding.returned"
+    EPISODE_REOPENED = "episode.reopened"
+    EPISODE_RECOVERED = "episode.recovered"
+    EPISODE_ACTION = "episode.action"
+    EPISODE_WOKE = "episode.woke"
+
+
+ROOT_KINDS = (NotificationKind.EPISODE_ROOT, NotificationKind.EPISODE_UPDATE)
+"""Kinds rendered from the episode as it is at delivery; the others carry what happened."""
 
 
 class NotificationStatus(StrEnum):

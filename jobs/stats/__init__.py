@@ -36,6 +36,7 @@ from jobs.stats.profiles import (
     profile_groups,
 )
 from jobs.stats.reports import MetricResult, Report, Status
+from jobs.stats.shifts import Shift, binned_quantiles
 from jobs.stats.significance import chi_square, ks_binned, ks_exact
 from jobs.stats.thresholds import DEFAULT_THRESHOLDS, Levels, Severity, Thresholds
 from jobs.stats.trends import Trend, assess_trend, mann_kendall, page_hinkley, theil_sen
@@ -61,10 +62,12 @@ __all__ = [
     "Profile",
     "Report",
     "Severity",
+    "Shift",
     "Status",
     "Thresholds",
     "Trend",
     "assess_trend",
+    "binned_quantiles",
     "chi_square",
     "compare",
     "estimate_performance",

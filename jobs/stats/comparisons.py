@@ -17,6 +17,7 @@ from jobs.stats.measures import Measurement, Setting, measure
 from jobs.stats.performance import summarize_performance
 from jobs.stats.profiles import Profile
 from jobs.stats.reports import MetricResult, Report, Status
+from jobs.stats.shifts import Shift, categorical_shift, numeric_shift, score_shift
 from jobs.stats.thresholds import DEFAULT_THRESHOLDS, Severity, Thresholds
 
 __all__ = ["compare", "judge"]
@@ -108,7 +109,23 @@ def _part(
         performance,
         {},
         baseline.days,
+        _shifts(baseline, reference, window),
     )
+
+
+def _shifts(baseline: Baseline, reference: Profile, window: Profile) -> dict[str, Shift]:
+    """How each feature and the score moved, in their own terms (see `shifts`)."""
+    bins = baseline.bins
+    found: dict[str, Shift | None] = {
+        name: numeric_shift(b, reference.features[name], window.features[name])
+        for name, b in bins.numeric.items()
+    }
+    found.update(
+        (name, categorical_shift(b, reference.features[name], window.features[name]))
+        for name, b in bins.categorical.items()
+    )
+    found[bins.score_column] = score_shift(bins.score, reference.score, window.score)
+    return {name: shift for name, shift in found.items() if shift is not None}
 
 
 def compare(
@@ -155,4 +172,5 @@ def compare(
         top.performance,
         segments,
         top.baseline_days,
+        top.shifts,
     )

@@ -137,8 +137,14 @@ _JS_ROOT = 8.0 * math.log(2.0)
 
 
 def _distribution(feature: str, r: np.ndarray, w: np.ndarray, s: Setting) -> list[Measurement]:
-    """PSI and JS distance over all bins (missing included); noise: chi-square(k - 1) scaled."""
+    """PSI and JS distance over the bins of present values (the missing bin is left out: missing
+    cells are the missing-rate metric's, so missingness alone never reads as a drift); noise:
+    chi-square(k - 1) scaled. Not enough data when either side has fewer than `min_rows` present
+    values."""
     nw, nr = int(w.sum()), int(r.sum())
+    if nw < s.min_rows or nr < s.min_rows:
+        reason = f"not enough present values (window {nw}, reference {nr}, need {s.min_rows})"
+        return [missing(feature, x, reason, nw, nr) for x in ("psi", "js_distance")]
     factor = sampling_factor(nw, nr, inside=s.inside)
     dof = int(np.count_nonzero((r > 0) | (w > 0))) - 1
     value = psi(r, w)
@@ -184,7 +190,7 @@ def _numeric(
     r, w = counts
     rows_w, rows_r = int(w.sum()), int(r.sum())
     m = bins.missing_index
-    out = _distribution(feature, r, w, s)
+    out = _distribution(feature, r[:m], w[:m], s)
     hits = (float(w[m]), rows_w, float(r[m]), rows_r)
     out.append(share_change(feature, "missing_rate_change", hits, s, two_sided=True))
     vr, vw = r[:m].astype(np.float64), w[:m].astype(np.float64)
@@ -228,12 +234,18 @@ def _numeric(
 def _categorical(
     feature: str, bins: CategoricalBins, r: np.ndarray, w: np.ndarray, s: Setting
 ) -> list[Measurement]:
+    """Categorical metrics; the distribution metrics over present values (see `_distribution`)."""
     rows_w, rows_r = int(w.sum()), int(r.sum())
-    out = _distribution(feature, r, w, s)
-    hits = (float(w[bins.missing_index]), rows_w, float(r[bins.missing_index]), rows_r)
+    m = bins.missing_index
+    out = _distribution(feature, r[:m], w[:m], s)
+    hits = (float(w[m]), rows_w, float(r[m]), rows_r)
     out.append(share_change(feature, "missing_rate_change", hits, s, two_sided=True))
+    present_w, present_r = int(w[:m].sum()), int(r[:m].sum())
+    if present_w < s.min_rows or present_r < s.min_rows:
+        reason = f"not enough present values (window {present_w}, reference {present_r})"
+        return out + [missing(feature, x, reason, present_w, present_r) for x in _CHANGES]
     try:
-        test = chi_square(r, w, p_value=s.p_values)
+        test = chi_square(r[:m], w[:m], p_value=s.p_values)
         out.append(
             Measurement(
                 feature,
@@ -242,17 +254,22 @@ def _categorical(
                 test.statistic,
                 None,
                 test.p_value,
-                rows_w,
-                rows_r,
+                present_w,
+                present_r,
                 "pearson",
                 {"dof": float(test.dof)},
             )
         )
     except ValueError:
-        out.append(missing(feature, "chi_square", "fewer than two categories", rows_w, rows_r))
-    hits = (float(w[bins.unseen_index]), rows_w, float(r[bins.unseen_index]), rows_r)
+        out.append(
+            missing(feature, "chi_square", "fewer than two categories", present_w, present_r)
+        )
+    hits = (float(w[bins.unseen_index]), present_w, float(r[bins.unseen_index]), present_r)
     out.append(share_change(feature, "unseen_share", hits, s, two_sided=False))
     return out
+
+
+_CHANGES = ("chi_square", "unseen_share")
 
 
 def measure(

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from jobs.stats.performance import PerformanceSummary
+from jobs.stats.shifts import Shift
 from jobs.stats.thresholds import Severity
 
 __all__ = ["MetricResult", "PerformanceSummary", "Report", "Status"]
@@ -62,7 +63,8 @@ class Report:
     """Comparison of a window (or one segment of it) with the baseline.
 
     `results` are this part's metrics (features, the score, performance); `segments` maps a segment
-    column to {segment key: Report} (segment reports have no segments of their own).
+    column to {segment key: Report} (segment reports have no segments of their own); `shifts`
+    describes, per feature and the score, how its distribution moved (`shifts.Shift`).
     """
 
     rows: int
@@ -72,6 +74,7 @@ class Report:
     performance: PerformanceSummary | None = None
     segments: Mapping[str, Mapping[str, Report]] = field(default_factory=dict)
     baseline_days: int = 0
+    shifts: Mapping[str, Shift] = field(default_factory=dict)
 
     def feature(self, name: str) -> dict[str, MetricResult]:
         """This part's results of one feature, by metric name."""

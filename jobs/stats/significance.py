@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
-from scipy import stats as _dist
 
 __all__ = [
     "ChiSquareResult",
@@ -72,22 +72,31 @@ def normal_sf(z: float) -> float:
     return 0.5 * math.erfc(z / math.sqrt(2.0))
 
 
+@cache
+def _distributions() -> Any:
+    """scipy.stats, imported on first use: it takes a second to import, and a CLI command that
+    compares nothing should not pay for it."""
+    from scipy import stats
+
+    return stats
+
+
 @lru_cache(maxsize=1024)
 def _chi2_isf(alpha: float, dof: int) -> float:
-    return float(_dist.chi2.isf(alpha, dof))
+    return float(_distributions().chi2.isf(alpha, dof))
 
 
 @lru_cache(maxsize=64)
 def _kolmogorov_isf(alpha: float) -> float:
-    return float(_dist.kstwobign.isf(alpha))
+    return float(_distributions().kstwobign.isf(alpha))
 
 
 def _ks_p_value(d: float, n1: int, n2: int) -> float:
     big, small = max(n1, n2), min(n1, n2)
     en = big * small / (big + small)
     if en > _KS_LIMIT_N:  # kstwo is slow for large n; its limit is within ~1e-3 there
-        return float(np.clip(_dist.kstwobign.sf(d * math.sqrt(en)), 0.0, 1.0))
-    return float(np.clip(_dist.kstwo.sf(d, max(np.round(en), 1.0)), 0.0, 1.0))
+        return float(np.clip(_distributions().kstwobign.sf(d * math.sqrt(en)), 0.0, 1.0))
+    return float(np.clip(_distributions().kstwo.sf(d, max(np.round(en), 1.0)), 0.0, 1.0))
 
 
 def ks_exact(reference: np.ndarray, window: np.ndarray) -> KSResult:
@@ -151,7 +160,7 @@ def chi_square(
     expected = np.outer(rows, table.sum(axis=0)) / table.sum()
     statistic = float(np.sum((table - expected) ** 2 / expected))
     dof = table.shape[1] - 1
-    p = float(_dist.chi2.sf(statistic, dof)) if p_value else math.nan
+    p = float(_distributions().chi2.sf(statistic, dof)) if p_value else math.nan
     return ChiSquareResult(statistic, p, dof)
 
 

@@ -176,7 +176,7 @@ def test_an_unreadable_source_is_a_failed_run_a_finding_and_a_clear_error(
     with engine.connect() as connection:
         assert connection.execute(select(CheckRun.status)).scalars().all() == ["failed"]
         assert connection.execute(select(Finding.kind)).scalars().all() == ["source_error"]
-        assert connection.execute(select(Notification.kind)).scalars().all() == ["finding.new"]
+        assert connection.execute(select(Notification.kind)).scalars().all() == ["episode.root"]
     (tmp_path / "gone").rename(tmp_path / "data")
     done = runner.invoke(cli, ["check", "credit-risk", "--as-of", as_of])
     assert done.exit_code == 0, done.output

@@ -17,11 +17,12 @@ from store import db
 from store.models import CardVersion
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "cards"
+WAREHOUSE = f"sqlite:///{EXAMPLES / 'data' / 'churn' / 'warehouse.db'}"
 
 
 @pytest.fixture(name="runner")
 def _runner(database_url: str) -> CliRunner:
-    return CliRunner(env={"DATABASE_URL": database_url})
+    return CliRunner(env={"DATABASE_URL": database_url, "WAREHOUSE_URL": WAREHOUSE})
 
 
 def _versions(database_url: str, model: str) -> int:
@@ -70,6 +71,7 @@ def test_a_changed_limitation_makes_a_new_version_and_is_said(
 ) -> None:
     card = tmp_path / "credit-risk.yaml"
     shutil.copy(EXAMPLES / "credit-risk.yaml", card)
+    (tmp_path / "data").symlink_to(EXAMPLES / "data")
     assert runner.invoke(cli, ["register", str(card)]).exit_code == 0
     card.write_text(card.read_text().replace("under 12 months", "under 6 months"))
     result = runner.invoke(cli, ["register", str(card)])

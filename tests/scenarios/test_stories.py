@@ -69,7 +69,11 @@ def _seed_story(sessions: sessionmaker[Session], folder: Path, seed: int) -> Non
         told = session.scalars(
             select(Notification.kind).where(Notification.finding_id == drift[0].id)
         ).all()
-        assert told == ["finding.new", "finding.escalated"]
+        assert told == ["finding.worse"]  # it opened the episode at warn, then rose to critical
+        roots = session.scalars(
+            select(Notification).where(Notification.kind == "episode.root")
+        ).all()
+        assert len(roots) == 1, "the whole story is one episode: one root message"
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from store import db
 from store.models import Base
@@ -56,3 +56,59 @@ def test_prepare_refuses_a_postgres_schema_that_is_behind() -> None:
     assert base is not None
     with scratch_postgres(base) as url, pytest.raises(db.SchemaBehind, match="handoff db upgrade"):
         db.prepare(url)
+
+
+def test_0002_moves_person_states_of_live_findings_to_episodes(empty_url: str) -> None:
+    """A database at 0001 with findings in every state upgrades without losing what people did."""
+    engine = db.make_engine(empty_url)
+    db.upgrade(engine, "0001")
+    t = "2026-11-01 06:00:00"
+    rows = [
+        "INSERT INTO models VALUES ('m', 'm', 1, 'active', '{t}', '{t}')",
+        "INSERT INTO card_versions VALUES (1, 'm', 1, '{{}}', 'h', 'card.yaml', '{t}', NULL)",
+        "INSERT INTO baselines VALUES (1, 'm', 1, '{t}', '{t}', 10, :data, '{t}')",
+        "INSERT INTO check_runs VALUES (1, 'm', 1, '{t}', '2026-11-02 00:00:00', 'completed',"
+        " 10, 0, '{{}}', '{{}}', NULL, '{t}', '{t}')",
+    ]
+    finding = (
+        "INSERT INTO findings (id, model_id, key, kind, severity, worst_severity, summary,"
+        " details, state, clear_runs, opened_at, last_seen_at, last_check_run_id, snoozed_until,"
+        " escalation_step, slack_ts) VALUES ({id}, 'm', 'k{id}', 'input_drift', '{sev}', '{sev}',"
+        " 's', '{{}}', '{state}', 0, '{t}', '{t}', 1, {until}, 0, {ts})"
+    )
+    findings = [
+        (1, "warn", "open", "NULL", "'1.1'"),
+        (2, "critical", "snoozed", "'2026-11-03 00:00:00'", "NULL"),
+        (3, "warn", "recovered", "NULL", "NULL"),
+        (4, "info", "open", "NULL", "NULL"),
+    ]
+    with engine.begin() as connection:
+        for statement in rows:
+            connection.execute(text(statement.format(t=t)), {"data": b"x"})
+        for id_, sev, state, until, ts in findings:
+            values = {"id": id_, "sev": sev, "state": state, "until": until, "ts": ts, "t": t}
+            connection.execute(text(finding.format(**values)))
+    db.upgrade(engine)
+    assert db.schema_differences(engine) == []
+    with engine.connect() as connection:
+        episodes = connection.execute(
+            text("SELECT state, severity, slack_ts, snoozed_until FROM episodes ORDER BY id")
+        ).all()
+        states = connection.execute(
+            text("SELECT id, state, episode_id IS NOT NULL, last_window_end FROM findings")
+        ).all()
+        basis = connection.execute(text("SELECT basis FROM baselines")).scalar_one()
+    engine.dispose()
+    assert [(e[0], e[1], e[2]) for e in episodes] == [
+        ("open", "warn", "1.1"),
+        ("snoozed", "critical", None),
+    ]
+    assert episodes[1][3] is not None
+    assert sorted((s[0], s[1], s[2]) for s in states) == [
+        (1, "open", True),
+        (2, "open", True),
+        (3, "recovered", False),
+        (4, "open", False),
+    ]
+    assert all(s[3] is not None for s in states)
+    assert basis == "version:1"

@@ -15,6 +15,7 @@ from store.models import (
     CardVersion,
     CheckIn,
     CheckRun,
+    Episode,
     Finding,
     LeaderLease,
     Model,
@@ -46,6 +47,7 @@ def _graph() -> list[Base]:
         id=1,
         model_id="credit-risk",
         card_version_id=1,
+        basis="b" * 64,
         window_start=NOW - 30 * DAY,
         window_end=NOW,
         rows=123_456,
@@ -62,6 +64,7 @@ def _graph() -> list[Base]:
         rows_read=2000,
         rows_rejected=3,
         rejected={"nan_score": 2, "outside_window": 1},
+        bad_cells={"wrong_type:income": 4},
         metrics={"psi": {"income": 0.12}},
         error=None,
         started_at=NOW + DAY,
@@ -77,9 +80,32 @@ def _graph() -> list[Base]:
         rows=2000,
         data=BLOB[:999],
     )
+    episode = Episode(
+        id=1,
+        model_id="credit-risk",
+        state="acknowledged",
+        severity="warn",
+        worst_severity="critical",
+        opened_at=NOW,
+        updated_at=NOW + DAY,
+        closed_at=None,
+        acknowledged_by="U024BE7LH",
+        acknowledged_at=NOW + DAY / 2,
+        snoozed_until=None,
+        snoozed_by=None,
+        resolved_by=None,
+        resolved_at=None,
+        resolution=None,
+        next_escalation_at=NOW + 4 * DAY / 24,
+        escalation_step=1,
+        revision=3,
+        slack_channel="C0123",
+        slack_ts="1700000000.000100",
+    )
     finding = Finding(
         id=1,
         model_id="credit-risk",
+        episode_id=1,
         key="input_drift|psi|income|",
         kind="input_drift",
         metric="psi",
@@ -94,23 +120,22 @@ def _graph() -> list[Base]:
         details={"ks": 0.08},
         state="open",
         clear_runs=0,
+        reopened=0,
         opened_at=NOW,
         last_seen_at=NOW + DAY,
+        last_window_end=NOW + DAY,
         closed_at=None,
+        closed_window_end=None,
         first_check_run_id=1,
         last_check_run_id=1,
-        snoozed_until=None,
-        next_escalation_at=NOW + 4 * DAY / 24,
-        escalation_step=1,
-        slack_channel="C0123",
-        slack_ts="1700000000.000100",
     )
     note = Notification(
         id=1,
-        idempotency_key="finding:1:new",
+        idempotency_key="episode:1:root",
         model_id="credit-risk",
+        episode_id=1,
         finding_id=1,
-        kind="finding.new",
+        kind="episode.root",
         channel="#credit",
         payload={"finding_id": 1},
         status="pending",
@@ -124,6 +149,7 @@ def _graph() -> list[Base]:
     audit = AuditEvent(
         id=1,
         model_id="credit-risk",
+        episode_id=1,
         finding_id=1,
         at=NOW,
         actor="U024BE7LH",
@@ -141,7 +167,7 @@ def _graph() -> list[Base]:
         ownerless=True,
     )
     lease = LeaderLease(name="scheduler", holder="host:123", expires_at=NOW + DAY, renewed_at=NOW)
-    return [model, card, baseline, run, profile, finding, note, audit, checkin, lease]
+    return [model, card, baseline, run, profile, episode, finding, note, audit, checkin, lease]
 
 
 def _columns(row: Base) -> dict[str, object]:

@@ -1,0 +1,1 @@
+"""The `handoff` commands, one module per noun; `bot.cli` adds each module's commands."""

@@ -1,0 +1,72 @@
+"""Slow trends that agree with the levels: significant only, against the card's warn level, and
+folded into the level finding when that one is already loud."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+
+from jobs.checks import merge_trends
+from jobs.observations import Observation
+from jobs.series import Series, trend_observations
+from jobs.stats import Severity, Thresholds
+
+END = datetime(2026, 3, 1, tzinfo=UTC)
+CARD = Thresholds.from_mapping({"psi": {"warn": 0.1, "critical": 0.25}})
+
+
+def _history(values: np.ndarray) -> tuple[Series, dict[str, float]]:
+    today = END.timestamp() / 86_400
+    days = today - np.arange(len(values), 0, -1)
+    return {"psi:income": list(zip(days.tolist(), values.tolist(), strict=True))}, {
+        "psi:income": float(values[-1])
+    }
+
+
+def test_a_trend_that_is_not_significant_is_no_finding() -> None:
+    """Before, trends with p = 0.11 and 0.27 were reported (a change point alone made them info)."""
+    rng = np.random.default_rng(3)
+    for seed in range(20):
+        noisy = 0.02 + 0.0002 * np.arange(30) + rng.normal(0, 0.01, 30)
+        history, today = _history(noisy)
+        found = trend_observations(history, today, END, CARD)
+        assert all(o.details["p_value"] < 0.01 for o in found), (seed, found)
+
+
+def test_a_trend_projects_against_the_cards_warn_level() -> None:
+    """Before, the trend said "crosses 0.025" (the engine's default) beside a card's 0.1."""
+    rising = 0.02 + 0.002 * np.arange(30) + np.random.default_rng(5).normal(0, 0.001, 30)
+    history, today = _history(rising)
+    (trend,) = trend_observations(history, today, END, CARD)
+    assert trend.threshold == 0.1
+    assert "reaches the warn level 0.10 on" in trend.summary
+    assert "the drift of income (PSI) is rising" in trend.summary
+
+
+def test_a_trend_of_a_metric_already_at_warn_goes_into_its_level_finding() -> None:
+    level = Observation(
+        kind="input_drift",
+        severity=Severity.WARN,
+        summary="median income fell from 55,000 to 42,000 (PSI 0.14, warn at 0.10)",
+        metric="psi",
+        feature="income",
+        value=0.14,
+        threshold=0.1,
+    )
+    trend = Observation(
+        kind="slow_trend",
+        severity=Severity.WARN,
+        summary="the drift of income (PSI) is rising 0.014 a week",
+        metric="psi:income",
+        feature="income",
+        details={"slope_per_day": 0.002, "crossed": True},
+    )
+    (merged,) = merge_trends([level], [trend], [], score="score")
+    assert merged.kind == "input_drift"
+    assert merged.summary.endswith("and still rising 0.014 a week")
+    quiet = Observation(**{**level.__dict__, "severity": Severity.INFO})
+    assert {o.kind for o in merge_trends([quiet], [trend], [], score="score")} == {"input_drift"}
+    early = Observation(**{**trend.__dict__, "details": {"slope_per_day": 0.002}})
+    kinds = sorted(o.kind for o in merge_trends([quiet], [early], [], score="score"))
+    assert kinds == ["input_drift", "slow_trend"]

@@ -106,7 +106,7 @@ class FakeSlack:
     def __enter__(self) -> Self:
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.02},
             name="fake-slack",
             daemon=True,
         )

@@ -46,13 +46,16 @@ class SignedRequest:
         return SignedRequest(self.body, headers)
 
     @property
+    def form(self) -> dict[str, str]:
+        """The fields of a form body (a slash command, or interactivity's one ``payload``)."""
+        return dict(parse_qsl(self.body.decode(), keep_blank_values=True))
+
+    @property
     def payload(self) -> dict[str, Any]:
         """The decoded JSON: the body itself, or an interactivity request's ``payload`` field."""
-        if self.headers["Content-Type"] == JSON:
-            decoded: dict[str, Any] = json.loads(self.body)
-            return decoded
-        fields = dict(parse_qsl(self.body.decode()))
-        decoded = json.loads(fields["payload"])
+        decoded: dict[str, Any] = json.loads(
+            self.body if self.headers["Content-Type"] == JSON else self.form["payload"]
+        )
         return decoded
 
 

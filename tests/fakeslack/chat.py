@@ -15,9 +15,12 @@ from tests.fakeslack.state import Ephemeral, Message, Method, Workspace
 
 
 def content(
-    ws: Workspace, p: Params, method: str, where: str, *, required: bool = True
+    ws: Workspace, p: Params, method: str, where: str, *, required: bool = True, kept_text: str = ""
 ) -> dict[str, Any]:
-    """The message content in ``p`` (only the keys given), checked as Slack checks it."""
+    """The message content in ``p`` (only the keys given), checked as Slack checks it.
+
+    ``kept_text`` is the text an update keeps when it sends none (for the fallback warning).
+    """
     found: dict[str, Any] = {}
     if "text" in p:
         found["text"] = p.string("text")
@@ -39,7 +42,7 @@ def content(
                 errors=errors,
                 response_metadata={"messages": [f"[ERROR] {error}" for error in errors]},
             )
-        if not found.get("text", "").strip():
+        if not found.get("text", kept_text).strip():
             ws.warnings.append(f"{method}: blocks without a top-level text fallback in {where}")
     return found
 
@@ -62,7 +65,7 @@ def metadata(p: Params) -> dict[str, Any] | None:
 
 def post_message(ws: Workspace, p: Params) -> dict[str, Any]:
     ws.require("chat:write")
-    channel = ws.postable_channel(p.required("channel"))
+    channel = ws.postable_channel(p.string("channel"))
     found = content(ws, p, "chat.postMessage", channel.id)
     meta = metadata(p)
     thread_ts = p.string("thread_ts") or None
@@ -78,8 +81,6 @@ def post_message(ws: Workspace, p: Params) -> dict[str, Any]:
         metadata=meta or None,
         thread_ts=thread_ts,
         subtype="thread_broadcast" if thread_ts and p.flag("reply_broadcast") else None,
-        unfurl_links=p.flag("unfurl_links") if "unfurl_links" in p else None,
-        unfurl_media=p.flag("unfurl_media") if "unfurl_media" in p else None,
     )
     ws.add_message(message)
     ws.posts[channel.id] += 1
@@ -93,13 +94,13 @@ def post_message(ws: Workspace, p: Params) -> dict[str, Any]:
 
 def update(ws: Workspace, p: Params) -> dict[str, Any]:
     ws.require("chat:write")
-    channel = ws.visible_channel(p.required("channel"), by_name=False)
+    channel = ws.visible_channel(p.string("channel"), by_name=False)
     message = ws.find_message(channel.id, p.required("ts"))
     if message.user != ws.identity.bot_user_id or message.subtype == "tombstone":
         raise SlackError("cant_update_message")
     if channel.is_archived:
         raise SlackError("is_inactive")
-    found = content(ws, p, "chat.update", channel.id, required=False)
+    found = content(ws, p, "chat.update", channel.id, required=False, kept_text=message.text)
     text = found.get("text", message.text)
     blocks = found.get("blocks", message.blocks)  # a field left out keeps its old value
     attachments = found.get("attachments", message.attachments)
@@ -121,7 +122,7 @@ def update(ws: Workspace, p: Params) -> dict[str, Any]:
 
 def delete(ws: Workspace, p: Params) -> dict[str, Any]:
     ws.require("chat:write")
-    channel = ws.visible_channel(p.required("channel"), by_name=False)
+    channel = ws.visible_channel(p.string("channel"), by_name=False)
     message = ws.find_message(channel.id, p.required("ts"))
     if message.user != ws.identity.bot_user_id:
         raise SlackError("cant_delete_message")
@@ -131,7 +132,7 @@ def delete(ws: Workspace, p: Params) -> dict[str, Any]:
 
 def post_ephemeral(ws: Workspace, p: Params) -> dict[str, Any]:
     ws.require("chat:write")
-    channel = ws.postable_channel(p.required("channel"))
+    channel = ws.postable_channel(p.string("channel"))
     user = p.required("user")
     if user not in channel.members:
         raise SlackError("user_not_in_channel")
@@ -145,7 +146,7 @@ def post_ephemeral(ws: Workspace, p: Params) -> dict[str, Any]:
 
 
 def get_permalink(ws: Workspace, p: Params) -> dict[str, Any]:
-    channel = ws.visible_channel(p.required("channel"), by_name=False)
+    channel = ws.visible_channel(p.string("channel"), by_name=False)
     message = ws.find_message(channel.id, p.required("message_ts"))
     return {"ok": True, "channel": channel.id, "permalink": permalink(ws, message)}
 

@@ -90,14 +90,14 @@ def conversations_list(ws: Workspace, p: Params) -> dict[str, Any]:
 
 
 def conversations_info(ws: Workspace, p: Params) -> dict[str, Any]:
-    channel = ws.visible_channel(p.required("channel"), by_name=False)
-    ws.require("groups:read" if channel.is_private else "channels:read")
+    channel = ws.visible_channel(p.string("channel"), by_name=False)
+    ws.require(_read_scope(channel))
     return {"ok": True, "channel": channel.to_api(ws.identity.bot_user_id)}
 
 
 def conversations_join(ws: Workspace, p: Params) -> dict[str, Any]:
     ws.require("channels:join")
-    channel = ws.find_channel(p.required("channel"), by_name=False)
+    channel = ws.find_channel(p.string("channel"), by_name=False)
     if channel.is_private:
         raise SlackError("method_not_supported_for_channel_type")
     if channel.is_archived:
@@ -115,14 +115,14 @@ def conversations_join(ws: Workspace, p: Params) -> dict[str, Any]:
 
 
 def conversations_members(ws: Workspace, p: Params) -> dict[str, Any]:
-    channel = ws.visible_channel(p.required("channel"), by_name=False)
-    ws.require("groups:read" if channel.is_private else "channels:read")
+    channel = ws.visible_channel(p.string("channel"), by_name=False)
+    ws.require(_read_scope(channel))
     members, cursor = page(sorted(channel.members), p)
     return {"ok": True, "members": members, "response_metadata": {"next_cursor": cursor}}
 
 
 def conversations_history(ws: Workspace, p: Params) -> dict[str, Any]:
-    channel = ws.readable_channel(p.required("channel"))
+    channel = ws.readable_channel(p.string("channel"))
     oldest = _timestamp(p.string("oldest"), "invalid_ts_oldest")
     latest = _timestamp(p.string("latest"), "invalid_ts_latest")
     inclusive_oldest = inclusive_latest = p.flag("inclusive")
@@ -152,7 +152,7 @@ def conversations_history(ws: Workspace, p: Params) -> dict[str, Any]:
 
 
 def conversations_replies(ws: Workspace, p: Params) -> dict[str, Any]:
-    channel = ws.readable_channel(p.required("channel"))
+    channel = ws.readable_channel(p.string("channel"))
     thread = ws.thread(channel.id, p.required("ts"))
     metadata = p.flag("include_all_metadata")
     messages, cursor = page(thread, p, default_limit=1000)
@@ -162,6 +162,12 @@ def conversations_replies(ws: Workspace, p: Params) -> dict[str, Any]:
         "has_more": bool(cursor),
         "response_metadata": {"next_cursor": cursor},
     }
+
+
+def _read_scope(channel: Channel) -> str:
+    if channel.is_im:
+        return "im:read"
+    return "groups:read" if channel.is_private else "channels:read"
 
 
 def _timestamp(value: str, error: str) -> Decimal | None:

@@ -358,7 +358,7 @@ class FakeSlack:
         except SlackError:
             raise LookupError(f"the fake has no channel {channel!r}") from None
 
-    def route(self, verb: str, target: str, headers: dict[str, str], body: bytes) -> _Reply:
+    def _route(self, verb: str, target: str, headers: dict[str, str], body: bytes) -> _Reply:
         """Answer one HTTP request (called from the server's request threads)."""
         parts = urlsplit(target)
         path = unquote(parts.path)
@@ -462,7 +462,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         headers = {name.lower(): value for name, value in self.headers.items()}
-        reply = self.server.fake.route(self.command, self.path, headers, body)
+        reply = self.server.fake._route(self.command, self.path, headers, body)
         try:
             self.send_response(reply.status)
             for name, value in reply.headers.items():

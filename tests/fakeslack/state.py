@@ -123,8 +123,6 @@ class Message:
     subtype: str | None = None
     files: list[dict[str, Any]] | None = None
     edited: dict[str, str] | None = None
-    unfurl_links: bool | None = None
-    unfurl_media: bool | None = None
     replies: list[str] = field(default_factory=list)  # a root's replies, oldest first
     reply_users: list[str] = field(default_factory=list)
     parent_user: str = ""  # a reply's root author

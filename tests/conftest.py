@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from store import db
 from store.models import Base
 from tests.databases import postgres_url, scratch_postgres
+from tests.slack_fixtures import _slack_api, _slack_client  # noqa: F401
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 

@@ -18,7 +18,7 @@ from slack_sdk.webhook import WebhookClient
 
 from tests import signing
 from tests.slack_api import FakeSlack
-from tests.slack_fixtures import BOT_TOKEN, _slack_api, _slack_client  # noqa: F401
+from tests.slack_fixtures import BOT_TOKEN
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)

@@ -11,7 +11,7 @@ import os
 import signal
 import socket
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
@@ -22,25 +22,47 @@ from bot.server import make_wsgi
 from bot.settings import Settings
 from jobs import schedule
 from jobs.vitals import read_vitals
+from jobs.workers import CheckWorkers
 from store import db
 
 log = logging.getLogger("handoff.run")
 
+SERVER_LIMITS: dict[str, Any] = {
+    # Slack needs an answer within 3 s; a listener acks before any slow work, so a few threads
+    # serve many requests. Connections are cheap in waitress's event loop, and idle or half-open
+    # ones (a load balancer's keep-alives, a slow client) must never starve /healthz or
+    # /slack/events: room for 1,000 of them, and any idle for 30 s is closed (waitress's
+    # defaults, 100 and 120 s, let a hundred idle connections block every new request).
+    "threads": 8,
+    "connection_limit": 1000,
+    "channel_timeout": 30,
+    "cleanup_interval": 5,
+    "backlog": 1024,
+}
+STOP_GRACE_SECONDS = 5.0
+
 
 def serve(settings: Settings, environ: Mapping[str, str]) -> None:
-    """Run until SIGTERM/SIGINT: HTTP on settings.port, and the scheduler while leader."""
-    from jobs.checks import run_check
+    """Run until SIGTERM/SIGINT: HTTP on settings.host:port, and the scheduler while leader."""
+    from jobs.checks import record_abandoned, run_check
 
     engine = db.prepare(settings.database_url)
     sessions = db.make_sessionmaker(engine)
-    ttl = timedelta(seconds=float(environ.get("HANDOFF_LEADER_TTL_SECONDS", "30")))
+    workers = CheckWorkers(
+        sessions=sessions,
+        environ=environ,
+        check=run_check,
+        abandon=lambda guard: record_abandoned(sessions, guard, now=datetime.now(UTC)),
+        size=settings.check_workers,
+        limit=settings.check_limit,
+    )
     leader = schedule.Leader(
         engine=engine,
         sessions=sessions,
         holder=f"{socket.gethostname()}:{os.getpid()}",
-        context=schedule.Context(sessions=sessions, environ=environ, check=run_check),
-        ttl=ttl,
-        renew_every=ttl / 3,
+        context=schedule.Context(workers=workers),
+        ttl=settings.leader_ttl,
+        renew_every=settings.leader_ttl / 3,
     )
 
     def health() -> dict[str, Any]:
@@ -48,9 +70,7 @@ def serve(settings: Settings, environ: Mapping[str, str]) -> None:
         return {"ok": vitals.database_ok, "leader": leader.leading, "holder": leader.holder}
 
     app = make_wsgi(health=health, metrics=metrics_registry(sessions, lambda: leader.leading))
-    server = create_server(
-        app, host="0.0.0.0", port=settings.port, threads=8
-    )  # all interfaces: a PaaS routes to $PORT
+    server = create_server(app, host=settings.host, port=settings.port, **SERVER_LIMITS)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %s: stopping", signum)
@@ -59,9 +79,9 @@ def serve(settings: Settings, environ: Mapping[str, str]) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     leader.start()
-    log.info("handoff serving on port %s as %s", settings.port, leader.holder)
+    log.info("handoff serving on %s:%s as %s", settings.host, settings.port, leader.holder)
     try:
         server.run()
     finally:
-        leader.stop()
+        leader.stop(grace=STOP_GRACE_SECONDS)
         engine.dispose()

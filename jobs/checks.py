@@ -32,6 +32,7 @@ from jobs.sources import open_source
 from jobs.sources.base import ReadReport, Source
 from jobs.stats import Baseline, Profile, Report, Severity, Thresholds, compare, merge
 from jobs.windows import profile_window
+from jobs.workers import CheckAbandoned, Guard
 from store import repo
 from store.cards import Card
 from store.models import Finding
@@ -76,12 +77,14 @@ def run_check(
     environ: Mapping[str, str] | None = None,
     source: Source | None = None,
     post: bool = True,
+    guard: Guard | None = None,
 ) -> CheckResult:
     """Run (or return the stored result of) the check of `model_id`'s window ending at `window_end`.
 
     `post=False` records no check run, finding or message (a dry run) and reports each condition's
     state as it stands; a missing baseline is still built and kept, since every later check needs
-    it.
+    it. A `guard` (under `handoff run`) is consulted between batches and before anything is
+    written: a check past its time limit stops unwritten (jobs/workers.py records it).
     """
     environ = os.environ if environ is None else environ
     with sessions() as session:
@@ -92,14 +95,21 @@ def run_check(
             return CheckResult.from_stored(existing)
     window = Window(model_id, start, end, now)
     card = loaded.card
+    between = guard.check if guard is not None else None
+    if guard is not None:
+        guard.window = (start, end)
     try:
         baseline_row = ensure_baseline(
             sessions=sessions, loaded=loaded, now=now, environ=environ, source=source
         )
         baseline = Baseline.from_bytes(baseline_row.data)
         source = source or open_source(card.data.source, environ=environ, base_dir=loaded.base_dir)
+        if guard is not None:
+            guard.source = source.describe()
         watched = Watched.from_bins(baseline.bins, card.data.timestamp)
-        profile, read = profile_window(source, watched, baseline.bins, start=start, end=end)
+        profile, read = profile_window(
+            source, watched, baseline.bins, start=start, end=end, between=between
+        )
         matured = _read_matured(source, watched, baseline, card, start=start, end=end)
         observations, metrics = _judge(
             sessions,
@@ -111,10 +121,14 @@ def run_check(
             read=read,
             matured=matured,
         )
+    except CheckAbandoned:
+        raise  # recorded by whoever abandoned it
     except SourceError as error:
         if post:
             record_failure(sessions, window, card, error=error)
         raise
+    if guard is not None:
+        guard.check()
     if not post:
         return dry_run(sessions, window, read=read, observations=observations, metrics=metrics)
     try:
@@ -220,11 +234,12 @@ def _judge(
 
 
 def _strongest(observations: list[Observation]) -> list[Observation]:
-    """One observation per condition: the day's or the pooled week's, whichever is louder."""
+    """One observation per condition: the day's or the pooled week's, whichever is louder (a
+    `held` one only when nothing else saw the condition)."""
     best: dict[str, Observation] = {}
     for o in observations:
-        held = best.get(o.key)
-        if held is None or o.severity.rank > held.severity.rank:
+        kept = best.get(o.key)
+        if kept is None or (o.held, -o.severity.rank) < (kept.held, -kept.severity.rank):
             best[o.key] = o
     return list(best.values())
 
@@ -274,3 +289,12 @@ def _metrics_json(
         if part is not None:
             out[name] = report_json(part)
     return out
+
+
+def record_abandoned(sessions: sessionmaker[Session], guard: Guard, *, now: datetime) -> None:
+    """Record a check that passed its time limit: a failed run of its window and a finding."""
+    with sessions() as session:
+        loaded = load(session, guard.model_id)
+        start, end = guard.window or window_of(session, guard.model_id, None, now)
+    window = Window(guard.model_id, start, end, now)
+    record_failure(sessions, window, loaded.card, error=guard.abandoned())

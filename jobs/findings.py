@@ -107,6 +107,8 @@ def plan(
             continue
         seen.add(obs.key)
         finding = live.get(obs.key)
+        if obs.held:
+            continue  # still there, shown by another finding: neither updated nor cleared
         if finding is not None:
             older = finding.last_window_end > window_end  # the same window: a failed run's rerun
             out.append(Decision("past" if older else "see", obs, finding))

@@ -31,7 +31,9 @@ KEYED_BY_METRIC = frozenset({"slow_trend", "data_quality", "stale_training_data"
 class Observation:
     """One condition a check run saw, before it is matched to a stored finding.
 
-    `severity` is info, warn or critical (an observation of nothing is not made).
+    `severity` is info, warn or critical (an observation of nothing is not made). A `held`
+    observation says the condition is still there but another finding now shows it (a segment
+    whose drift the whole window has caught up with): its finding is neither updated nor cleared.
     """
 
     kind: str
@@ -43,6 +45,7 @@ class Observation:
     value: float | None = None
     threshold: float | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    held: bool = False
 
     def __post_init__(self) -> None:
         severity = Severity(self.severity)
@@ -182,7 +185,9 @@ def _performance(report: Report, segment: str | None, where: str) -> list[Observ
 def _segments(
     report: Report, card: Card, whole: list[Observation], skip: set[str], where: str
 ) -> list[Observation]:
-    """Segments doing worse than the whole: a drift or drop the whole window does not show."""
+    """Segments doing worse than the whole: a drift or drop the whole window does not show. A
+    segment as loud as before but no louder than the whole is `held` (see `Observation`): the
+    whole's finding says it now, and the segment's finding neither flaps nor recovers."""
     shown = {(o.kind, o.feature): o.severity.rank for o in whole}
     out = []
     for column, parts in report.segments.items():
@@ -193,13 +198,16 @@ def _segments(
                 continue  # pooled "other" and "missing" segments are not a population to name
             name = _segment_name(column, value)
             inside = f"{where}in {name}, "
-            found = [
+            loud = [
                 o
                 for o in _performance(part, name, inside) + _drift(part, name, card, skip, inside)
-                if o.severity.rank > shown.get((o.kind, o.feature), 0)
+                if o.severity.rank >= Severity.WARN.rank
             ]
+            found = [o for o in loud if o.severity.rank > shown.get((o.kind, o.feature), 0)]
             worst = max(found, key=lambda o: o.severity.rank, default=None)
-            if worst is None or worst.severity.rank < Severity.WARN.rank:
+            if worst is None:
+                if loud:
+                    out.append(replace(loud[0], kind="segment_degradation", held=True))
                 continue
             limitation = covering_limitation(card, column, value)
             details = dict(worst.details)

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -23,9 +22,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from jobs import leases
+from jobs.workers import CheckWorkers
 from store import repo
 from store.cards import Card
-from store.errors import HandoffError
 
 log = logging.getLogger(__name__)
 
@@ -46,31 +45,22 @@ class IntervalJob:
 
 @dataclass
 class Context:
-    """What scheduled check jobs need; set once by `Leader.start`, read by `run_check_job`."""
+    """What scheduled check jobs need; set once by `Leader.start`, read by `run_check_job`: the
+    pool that runs the checks (jobs/workers.py), so that no scheduler thread waits on a source."""
 
-    sessions: sessionmaker[Session]
-    environ: Mapping[str, str]
-    check: Callable[..., Any]  # jobs.checks.run_check, injected to keep this module's imports small
+    workers: CheckWorkers
 
 
 _context: Context | None = None
 
 
 def run_check_job(model_id: str, card_version: int) -> None:
-    """The persistent cron job's target (referenced by name in the job store)."""
+    """The persistent cron job's target (referenced by name in the job store): hands the check to
+    the workers and returns at once."""
     if _context is None:  # pragma: no cover - only if a job store outlives its process
         raise RuntimeError("scheduler context is not set")
     log.info("scheduled check of %s (card version %s)", model_id, card_version)
-    try:
-        _context.check(
-            sessions=_context.sessions,
-            model_id=model_id,
-            window_end=None,
-            now=datetime.now(UTC),
-            environ=_context.environ,
-        )
-    except HandoffError as error:  # recorded as a failed run and a finding; no traceback
-        log.warning("check of %s failed: %s", model_id, error)
+    _context.workers.submit(model_id)
 
 
 def check_job_id(model_id: str) -> str:
@@ -156,9 +146,12 @@ class Leader:
         _context = self._context
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 5.0) -> None:
+        """Stop leading within about `grace` seconds: running checks are cancelled (a check
+        still blocked in a read dies with the process; it wrote nothing)."""
         self._stop.set()
         self._thread.join(timeout=30)
+        self._context.workers.stop(grace)
         self._step_down()
         leases.release(
             sessions=self._sessions, name=LEASE_NAME, holder=self.holder, now=datetime.now(UTC)
@@ -212,5 +205,5 @@ class Leader:
 
     def _step_down(self) -> None:
         if self._scheduler is not None:
-            self._scheduler.shutdown(wait=True)
+            self._scheduler.shutdown(wait=False)
             self._scheduler = None

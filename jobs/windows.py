@@ -6,7 +6,7 @@ travel; any other source is read in bounded batches that are counted here and me
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from jobs.columns import Watched
@@ -31,9 +31,18 @@ def read_batches(
 
 
 def profile_window(
-    source: Source, watched: Watched, bins: Bins, *, start: datetime, end: datetime
+    source: Source,
+    watched: Watched,
+    bins: Bins,
+    *,
+    start: datetime,
+    end: datetime,
+    between: Callable[[], None] | None = None,
 ) -> tuple[Profile, ReadReport]:
-    """The window's counts over `bins` and what reading it found (rows read, rejected, why)."""
+    """The window's counts over `bins` and what reading it found (rows read, rejected, why).
+
+    `between` is called after each batch (a running check's guard: it raises to stop the read).
+    """
     report = ReadReport()
     if isinstance(source, CountingSource):
         profile = source.profile(
@@ -43,4 +52,6 @@ def profile_window(
     profile = Profile.zeros(bins)
     for batch in read_batches(source, watched, start=start, end=end, report=report):
         profile = profile.merge(profile_batch(batch, bins))
+        if between is not None:
+            between()
     return profile, report

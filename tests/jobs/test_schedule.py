@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from jobs import schedule
 from jobs.registration import register_card
+from jobs.workers import CheckWorkers
 from store import db
 from store.cards import load_card
 from tests.replays import card_yaml
@@ -79,11 +80,12 @@ def test_a_missed_check_runs_once_at_start(engine: Engine, tmp_path: Path) -> No
         calls.append(kwargs)
         ran.set()
 
+    workers = CheckWorkers(sessions=sessions, environ={}, check=check, abandon=lambda _guard: None)
     leader = schedule.Leader(
         engine=engine,
         sessions=sessions,
         holder="test",
-        context=schedule.Context(sessions=sessions, environ={}, check=check),
+        context=schedule.Context(workers=workers),
         renew_every=timedelta(seconds=0.2),
     )
     leader.start()

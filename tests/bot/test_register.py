@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,8 @@ from jobs.simulation import stable
 from store import db
 from store.models import CardVersion, StoredBaseline
 from tests.replays import card_yaml, write_days
+
+HANDOFF = str(Path(sys.executable).with_name("handoff"))
 
 
 @pytest.fixture(name="runner")
@@ -146,3 +150,21 @@ def test_a_check_works_from_any_folder(
     assert done.exit_code == 0, done.output
     assert "300 rows read" in done.stdout
     assert os.path.isabs(card)
+
+
+def test_two_checks_racing_to_fit_a_baseline_store_one(
+    runner: CliRunner, database_url: str, tmp_path: Path
+) -> None:
+    """Two processes find no baseline and fit one each: the unique basis keeps one, and the
+    loser takes the winner's."""
+    card = _card(tmp_path, rows=3000)
+    assert runner.invoke(cli, ["register", "--skip-data-check", str(card)]).exit_code == 0
+    env = {**os.environ, "DATABASE_URL": database_url}
+    command = [HANDOFF, "check", "credit-risk", "--as-of", "2026-01-20"]
+    racing = [
+        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    outputs = [process.communicate(timeout=180) for process in racing]
+    assert [process.returncode for process in racing] == [0, 0], outputs
+    assert _stored(database_url) == (1, 1)

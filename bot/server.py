@@ -1,7 +1,7 @@
 """The HTTP surface: POST /slack/events, GET /healthz, GET /metrics (design.md's HTTP contract).
 
-A plain WSGI router served by waitress; the Slack route is bolt's WSGI handler when Slack is
-configured, and a clear 503 when it is not.
+A plain WSGI router served by waitress; the Slack route is bolt's WSGI handler in HTTP mode, and
+a clear 503 saying why when Slack is off (or talks over Socket Mode).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ def make_wsgi(
     health: Callable[[], dict[str, Any]],
     metrics: Callable[[], bytes],
     slack: WSGIApp | None = None,
+    slack_off: str = "Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET",
 ) -> WSGIApp:
     """Route requests; `health` returns a JSON-able dict with `ok`, `metrics` exposition bytes."""
 
@@ -40,7 +41,7 @@ def make_wsgi(
             return _reply(start_response, "200 OK", metrics(), METRICS_CONTENT_TYPE)
         if path == "/slack/events" and method == "POST":
             if slack is None:
-                body = b"Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET"
+                body = slack_off.encode()
                 return _reply(start_response, "503 Service Unavailable", body, "text/plain")
             return slack(environ, start_response)
         return _reply(start_response, "404 Not Found", b"not found", "text/plain")

@@ -416,3 +416,30 @@ def episode_of(session: Session, target: str) -> Episode:
     found = repo.get_episode(session=session, episode_id=finding.episode_id)
     assert found is not None  # the foreign key holds
     return found
+
+
+def explain(session: Session, *, episode: Episode, actor: str, now: datetime, channel: str) -> None:
+    """Queue a plain-language note about the episode in the card's business channel (Explain
+    for business), linked to its thread at delivery; audited."""
+    say(
+        session,
+        episode,
+        NotificationKind.BUSINESS_NOTE,
+        now=now,
+        key=f"business:{now.isoformat()}",
+        channel=channel,
+        payload={"actor": actor},
+    )
+    audit(session, episode, "explained", now, actor=actor, channel=channel)
+
+
+def refused(session: Session, *, episode: Episode, actor: str, action: str, now: datetime) -> None:
+    """Keep a refused action (someone not allowed to act on the episode) in the audit trail."""
+    audit(session, episode, "refused", now, actor=actor, wanted=action)
+
+
+def replied(
+    session: Session, *, episode: Episode, actor: str, text: str, ts: str, now: datetime
+) -> None:
+    """Keep a person's reply in the episode's thread in the audit trail."""
+    audit(session, episode, "replied", now, actor=actor, text=text[:4000], ts=ts)

@@ -4,13 +4,14 @@ bot/ can lazy-load a row or reach the database while it renders."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from jobs.stats import Severity
 from store import repo
+from store.card_schema import Limitation
 from store.cards import Card
 from store.models import CheckRun, Episode, Finding
 from store.states import FindingState
@@ -61,6 +62,7 @@ class EpisodeView:
     next_escalation_at: datetime | None
     slack_channel: str | None
     slack_ts: str | None
+    revision: int = 0
 
     @property
     def label(self) -> str:
@@ -85,6 +87,7 @@ class EpisodeView:
             episode.next_escalation_at,
             episode.slack_channel,
             episode.slack_ts,
+            episode.revision,
         )
 
 
@@ -209,3 +212,115 @@ def model_views(*, session: Session) -> list[ModelView]:
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class LimitationView:
+    """A card's limitation; `rule` says which rows it covers ("history_months below 12")."""
+
+    text: str
+    column: str | None = None
+    rule: str | None = None
+
+
+@dataclass(frozen=True)
+class CardView:
+    """What messages say about a model, from its newest card."""
+
+    model_id: str
+    name: str
+    version: int
+    problem: str
+    decisions: str | None
+    good_outcome: str | None
+    builders: tuple[str, ...]
+    channel: str
+    business_channel: str | None
+    limitations: tuple[LimitationView, ...]
+    trained_on: str | None
+    validated_on: str | None
+    notes: str | None
+    acknowledge_within: timedelta
+    ladder: tuple[str, ...]
+    check_in: str
+    timezone: str
+
+    @classmethod
+    def of(cls, card: Card, version: int) -> CardView:
+        trained = card.context.trained_on
+        return cls(
+            card.model,
+            card.name,
+            version,
+            card.intent.problem,
+            card.intent.decisions,
+            card.intent.good_outcome,
+            tuple(card.builders),
+            card.channel,
+            card.business_channel,
+            tuple(_limitation(x) for x in card.limitations),
+            f"{trained.from_} to {trained.to}" if trained else None,
+            card.context.validated_on,
+            card.context.notes,
+            card.escalation.acknowledge_within,
+            tuple(card.escalation.ladder),
+            card.schedule.check_in,
+            card.schedule.timezone,
+        )
+
+
+def _limitation(limitation: Limitation) -> LimitationView:
+    segment = limitation.segment
+    if segment is None:
+        return LimitationView(limitation.text)
+    rules = [f"below {segment.below:g}"] if segment.below is not None else []
+    rules += [f"above {segment.above:g}"] if segment.above is not None else []
+    if segment.in_ is not None:
+        rules.append("in " + ", ".join(str(v) for v in segment.in_))
+    return LimitationView(
+        limitation.text, segment.column, f"{segment.column} {' and '.join(rules)}"
+    )
+
+
+@dataclass(frozen=True)
+class EpisodeStory:
+    """Everything an episode's root message shows: the episode, its model's card, its findings
+    (open ones first, loudest first), and the card's limitations that bear on them (a
+    segment's own first, then those on a column a finding is about)."""
+
+    episode: EpisodeView
+    card: CardView
+    findings: tuple[FindingView, ...]
+    bearing: tuple[LimitationView, ...]
+
+    @property
+    def open_findings(self) -> tuple[FindingView, ...]:
+        return tuple(f for f in self.findings if f.state != FindingState.RECOVERED)
+
+
+_RANK = {s.value: s.rank for s in Severity}
+
+
+def story_of(*, session: Session, episode_id: int) -> EpisodeStory | None:
+    """The episode's story as it is now (None when the episode or its card is gone)."""
+    episode = repo.get_episode(session=session, episode_id=episode_id)
+    version = (
+        repo.latest_card_version(session=session, model_id=episode.model_id) if episode else None
+    )
+    if episode is None or version is None:
+        return None
+    card = CardView.of(Card.model_validate(version.content), version.version)
+    rows = repo.episode_findings(session=session, episode_id=episode_id)
+    views = sorted(
+        (FindingView.of(f, episode) for f in rows),
+        key=lambda f: (f.state == FindingState.RECOVERED, -_RANK[f.severity], f.id),
+    )
+    return EpisodeStory(EpisodeView.of(episode), card, tuple(views), _bearing(card, views))
+
+
+def _bearing(card: CardView, findings: list[FindingView]) -> tuple[LimitationView, ...]:
+    segments = {f.segment.split("=", 1)[0] for f in findings if f.segment}
+    columns = {f.feature for f in findings if f.feature}
+    own = [x for x in card.limitations if x.column in segments]
+    near = [x for x in card.limitations if x.column in columns and x not in own]
+    return tuple(own + near)

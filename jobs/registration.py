@@ -31,7 +31,8 @@ from jobs.sources import SchemaKind, Source, open_source
 from store import repo
 from store.card_schema import BaselineSource, HttpSource
 from store.cards import Card, card_hash, card_to_dict, describe_changes
-from store.models import StoredBaseline
+from store.models import Notification, StoredBaseline
+from store.states import NotificationKind, NotificationStatus
 
 __all__ = [
     "Loaded",
@@ -192,12 +193,33 @@ def register_card(
         source_file=str(Path(source_file).resolve()),
         now=now,
     )
+    if changes:
+        _announce(session, card, stored.version, changes, now)
     if existing is not None or fitted is None:
         return Registration(card.model, stored.version, True, changes, existing, True)
     row = _baseline_row(card, stored.id, basis, fitted, now)
     session.add(row)
     session.flush()
     return Registration(card.model, stored.version, True, changes, row, False)
+
+
+def _announce(
+    session: Session, card: Card, version: int, changes: tuple[str, ...], now: datetime
+) -> None:
+    """Queue the news of a new card version in the model's channel, tagging its builders."""
+    session.add(
+        Notification(
+            idempotency_key=f"card:{card.model}:{version}",
+            model_id=card.model,
+            kind=NotificationKind.CARD_CHANGED,
+            channel=card.channel,
+            payload={"version": version, "changes": list(changes), "name": card.name},
+            status=NotificationStatus.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
 
 
 def _baseline_row(

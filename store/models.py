@@ -231,7 +231,14 @@ class Finding(Base):
 
 
 class Notification(Base):
-    """The outbox: every Slack message is first a row here, keyed for idempotent delivery."""
+    """The outbox: every Slack message is first a row here, keyed for idempotent delivery.
+
+    Status (store.states.NotificationStatus): pending, then sending while one deliverer holds its
+    claim (`claimed_by` until `claimed_until`), then sent (with the channel ID and `slack_ts`),
+    superseded (an edit overtaken by a newer one), or dead (`last_error` says why). `uncertain`
+    marks a send whose outcome is unknown (a timeout, or a deliverer that died holding the claim):
+    the next attempt first looks in Slack for the message by its idempotency key.
+    """
 
     __tablename__ = "notifications"
     __table_args__ = (Index(None, "status", "next_attempt_at"),)
@@ -246,13 +253,27 @@ class Notification(Base):
     kind: Mapped[str] = mapped_column(String(40))  # store.states.NotificationKind
     channel: Mapped[str] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | dead
+    status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime]
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    slack_channel: Mapped[str | None] = mapped_column(String(40))
     slack_ts: Mapped[str | None] = mapped_column(String(40))
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[datetime | None]
+    uncertain: Mapped[bool] = mapped_column(default=False)
+
+
+class SlackEvent(Base):
+    """An Events API event already handled: Slack retries an event it thinks was missed (same
+    `event_id`), and a retry must change nothing."""
+
+    __tablename__ = "slack_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class AuditEvent(Base):

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from store.models import (
@@ -21,10 +21,18 @@ from store.models import (
     LeaderLease,
     Model,
     Notification,
+    SlackEvent,
     StoredBaseline,
     WindowProfile,
 )
-from store.states import ACTIVE_EPISODE_STATES, CheckStatus, EpisodeState, FindingState
+from store.states import (
+    ACTIVE_EPISODE_STATES,
+    CheckStatus,
+    EpisodeState,
+    FindingState,
+    NotificationKind,
+    NotificationStatus,
+)
 
 # --- models and card versions
 
@@ -325,3 +333,155 @@ def expire_lease(*, session: Session, name: str, holder: str, now: datetime) -> 
         .values(expires_at=now)
         .execution_options(synchronize_session=False)
     )
+
+
+# --- the outbox: claims, outcomes, and what `handoff outbox` shows
+
+_CLAIMABLE = (NotificationStatus.PENDING, NotificationStatus.SENDING)
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    return or_(
+        and_(
+            Notification.status == NotificationStatus.PENDING, Notification.next_attempt_at <= now
+        ),
+        and_(Notification.status == NotificationStatus.SENDING, Notification.claimed_until < now),
+    )
+
+
+def claim_notifications(
+    *,
+    session: Session,
+    holder: str,
+    now: datetime,
+    until: datetime,
+    limit: int,
+    model_id: str | None = None,
+) -> list[Notification]:
+    """Claim up to `limit` deliverable rows for `holder`, oldest first: pending ones that are due,
+    and ones whose previous claimer let its claim expire (those become `uncertain`: it may have
+    posted before it died). Each row is taken by one conditional UPDATE, so two deliverers never
+    hold the same row."""
+    query = select(Notification.id).where(_claimable(now))
+    if model_id is not None:
+        query = query.where(Notification.model_id == model_id)
+    ids = list(session.scalars(query.order_by(Notification.id).limit(limit)))
+    claimed = []
+    for notification_id in ids:
+        taken = session.execute(
+            update(Notification)
+            .where(Notification.id == notification_id, _claimable(now))
+            .values(
+                status=NotificationStatus.SENDING,
+                claimed_by=holder,
+                claimed_until=until,
+                attempts=Notification.attempts + 1,
+                uncertain=or_(
+                    Notification.uncertain, Notification.status == NotificationStatus.SENDING
+                ),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount == 1:  # type: ignore[attr-defined]
+            claimed.append(notification_id)
+    if not claimed:
+        return []
+    return list(
+        session.scalars(
+            select(Notification)
+            .where(Notification.id.in_(claimed))
+            .order_by(Notification.id)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def get_notification(*, session: Session, notification_id: int) -> Notification | None:
+    return session.get(Notification, notification_id)
+
+
+def pending_updates(*, session: Session, episode_id: int) -> list[Notification]:
+    """An episode's root edits not yet sent (pending, or claimed by a deliverer)."""
+    return list(
+        session.scalars(
+            select(Notification).where(
+                Notification.episode_id == episode_id,
+                Notification.kind == NotificationKind.EPISODE_UPDATE,
+                Notification.status.in_(_CLAIMABLE),
+            )
+        )
+    )
+
+
+def outbox(*, session: Session, statuses: Sequence[str], limit: int = 200) -> list[Notification]:
+    """Rows in these statuses, oldest first."""
+    return list(
+        session.scalars(
+            select(Notification)
+            .where(Notification.status.in_(statuses))
+            .order_by(Notification.id)
+            .limit(limit)
+        )
+    )
+
+
+def dead_notifications(*, session: Session, model_id: str | None = None) -> list[Notification]:
+    query = select(Notification).where(Notification.status == NotificationStatus.DEAD)
+    if model_id is not None:
+        query = query.where(Notification.model_id == model_id)
+    return list(session.scalars(query.order_by(Notification.id)))
+
+
+def dead_counts(*, session: Session) -> dict[str, int]:
+    """Dead outbox rows per model."""
+    rows = session.execute(
+        select(Notification.model_id, func.count())
+        .where(Notification.status == NotificationStatus.DEAD)
+        .group_by(Notification.model_id)
+    ).all()
+    return {model: count for model, count in rows}
+
+
+# --- Slack events already handled
+
+
+def remember_event(*, session: Session, event_id: str, now: datetime) -> None:
+    """Record an Events API event as handled (a unique key: a second insert raises)."""
+    session.add(SlackEvent(event_id=event_id, received_at=now))
+    session.flush()
+
+
+def forget_events(*, session: Session, before: datetime) -> None:
+    """Drop handled events older than `before` (Slack retries within minutes)."""
+    session.execute(delete(SlackEvent).where(SlackEvent.received_at < before))
+
+
+# --- escalation
+
+
+def due_escalations(*, session: Session, now: datetime) -> list[Episode]:
+    """Open episodes whose escalation timer has run out, oldest first."""
+    return list(
+        session.scalars(
+            select(Episode)
+            .where(Episode.state == EpisodeState.OPEN, Episode.next_escalation_at <= now)
+            .order_by(Episode.next_escalation_at)
+        )
+    )
+
+
+def models_with_snoozes_due(*, session: Session, now: datetime) -> list[str]:
+    return list(
+        session.scalars(
+            select(Episode.model_id)
+            .where(Episode.state == EpisodeState.SNOOZED, Episode.snoozed_until <= now)
+            .distinct()
+        )
+    )
+
+
+def episode_by_message(*, session: Session, channel: str, ts: str) -> Episode | None:
+    """The episode whose root message is `ts` in `channel` (a thread's parent)."""
+    return session.scalars(
+        select(Episode).where(Episode.slack_channel == channel, Episode.slack_ts == ts)
+    ).first()

@@ -13,6 +13,7 @@ __all__ = [
     "ACTIVE_EPISODE_STATES",
     "ENDED_EPISODE_STATES",
     "ROOT_KINDS",
+    "THREAD_KINDS",
     "CheckStatus",
     "EpisodeState",
     "FindingState",
@@ -66,15 +67,26 @@ class NotificationKind(StrEnum):
     EPISODE_RECOVERED = "episode.recovered"
     EPISODE_ACTION = "episode.action"
     EPISODE_WOKE = "episode.woke"
+    EPISODE_ESCALATED = "episode.escalated"
+    BUSINESS_NOTE = "business.note"
+    CARD_CHANGED = "card.changed"
 
 
 ROOT_KINDS = (NotificationKind.EPISODE_ROOT, NotificationKind.EPISODE_UPDATE)
 """Kinds rendered from the episode as it is at delivery; the others carry what happened."""
+THREAD_KINDS = tuple(
+    kind
+    for kind in NotificationKind
+    if kind not in (*ROOT_KINDS, NotificationKind.BUSINESS_NOTE, NotificationKind.CARD_CHANGED)
+)
+"""Kinds posted as replies in their episode's thread (they wait for its root)."""
 
 
 class NotificationStatus(StrEnum):
-    """Where an outbox row is in its delivery."""
+    """Where an outbox row is in its delivery (store.models.Notification)."""
 
     PENDING = "pending"
+    SENDING = "sending"
     SENT = "sent"
+    SUPERSEDED = "superseded"
     DEAD = "dead"

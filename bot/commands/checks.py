@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from bot.console import parse_moment, sessions, translated
+from bot.commands.outbox import deliver_now, say_delivered
+from bot.console import parse_moment, sessions, settings, translated
 from jobs.checks import run_check
 from jobs.results import CheckResult
 
@@ -41,6 +42,7 @@ def check(
     if backfill:
         last = end or now.replace(hour=0, minute=0, second=0, microsecond=0)
         ends = [*(last - timedelta(days=n) for n in range(backfill, 0, -1)), last]
+    queued = 0
     with sessions() as made:
         for window_end in ends:
             result = run_check(
@@ -51,10 +53,15 @@ def check(
                 environ=os.environ,
                 post=not no_post,
             )
+            queued += result.queued
             if as_json:
                 click.echo(json.dumps(result.to_json(), default=str))
             else:
                 _print(result)
+        if queued and not no_post and settings().slack_bot_token:
+            report = deliver_now(made, budget=60.0, model_id=model)
+            if not as_json:
+                say_delivered(report)
 
 
 def _print(result: CheckResult) -> None:

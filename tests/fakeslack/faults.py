@@ -48,6 +48,7 @@ class Hang:
 class Faults:
     failures: list[Failure] = field(default_factory=list)
     hangs: list[Hang] = field(default_factory=list)
+    stalls: list[Hang] = field(default_factory=list)
 
     def take_failure(self, method: str) -> Failure | None:
         for failure in self.failures:
@@ -57,11 +58,18 @@ class Faults:
         return None
 
     def take_hang(self, method: str) -> float:
-        for hang in self.hangs:
-            if hang.times > 0 and hang.method in (method, "*"):
-                hang.times -= 1
-                return hang.seconds
-        return 0.0
+        return _take(self.hangs, method)
+
+    def take_stall(self, method: str) -> float:
+        return _take(self.stalls, method)
+
+
+def _take(hangs: list[Hang], method: str) -> float:
+    for hang in hangs:
+        if hang.times > 0 and hang.method in (method, "*"):
+            hang.times -= 1
+            return hang.seconds
+    return 0.0
 
 
 @dataclass

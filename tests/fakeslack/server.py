@@ -277,6 +277,12 @@ class FakeSlack:
         with self._lock:
             self._faults.hangs.append(Hang(method, seconds, times))
 
+    def stall(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """The next ``times`` calls are handled at once but answered only after ``seconds``: the
+        message lands while the client (or the process) gives up waiting for the answer."""
+        with self._lock:
+            self._faults.stalls.append(Hang(method, seconds, times))
+
     def rate_limit(self, per_second: float | None = 1.0, *, burst: int = 1) -> None:
         """Limit ``chat.postMessage`` per channel (429 + ``Retry-After``); None turns it off."""
         with self._lock:
@@ -390,6 +396,9 @@ class FakeSlack:
                 self._bugs.append(f"{method}: {bug!r}")
                 status, answer, extra = 500, {"ok": False, "error": "fake_slack_bug"}, {}
             call.status, call.response = status, answer
+            stall = self._faults.take_stall(method)
+        if stall:
+            self._closing.wait(stall)  # handled already: the client sees no answer in time
         return _json(status, answer, extra)
 
     def _answer(

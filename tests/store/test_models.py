@@ -20,6 +20,7 @@ from store.models import (
     LeaderLease,
     Model,
     Notification,
+    SlackEvent,
     StoredBaseline,
     WindowProfile,
 )
@@ -144,7 +145,11 @@ def _graph() -> list[Base]:
         last_error=None,
         created_at=NOW,
         sent_at=None,
+        slack_channel=None,
         slack_ts=None,
+        claimed_by=None,
+        claimed_until=None,
+        uncertain=False,
     )
     audit = AuditEvent(
         id=1,
@@ -167,7 +172,21 @@ def _graph() -> list[Base]:
         ownerless=True,
     )
     lease = LeaderLease(name="scheduler", holder="host:123", expires_at=NOW + DAY, renewed_at=NOW)
-    return [model, card, baseline, run, profile, episode, finding, note, audit, checkin, lease]
+    event = SlackEvent(event_id="Ev0123", received_at=NOW)
+    return [
+        model,
+        card,
+        baseline,
+        run,
+        profile,
+        episode,
+        finding,
+        note,
+        audit,
+        checkin,
+        lease,
+        event,
+    ]
 
 
 def _columns(row: Base) -> dict[str, object]:

@@ -1,0 +1,493 @@
+"""Delivery: drains the outbox into Slack, never losing or duplicating a message.
+
+`Deliverer.deliver` claims rows (jobs/outbox.py: one deliverer per row, even across replicas),
+renders each from the store as it is now (roots and their edits) or from what the row says
+happened (replies), and sends it through one `WebClient` whose base URL is `SLACK_API_URL`.
+
+- **Order.** Rows of one episode go in order; a thread reply (or an edit) waits for its root, and
+  dies with it when the root could not be posted. An edit overtaken by a newer edit or by the
+  root's first post is superseded, not sent.
+- **Pace.** Posts to one channel are paced to Slack's ~1 message a second; channels are served in
+  turn, so one busy channel does not hold up the others.
+- **Failures.** Timeouts, connection errors and 5xx are retried with backoff and jitter, 429 after
+  the `Retry-After` it asks (and its channel pauses that long), all inside this job, never in a
+  listener; slack_sdk's own retry handlers are off, so nothing sleeps behind our back. A permanent
+  error (`channel_not_found`, `not_in_channel`, `invalid_auth`, `account_inactive`, `is_archived`,
+  `invalid_blocks`, ...) or MAX_ATTEMPTS failures marks the row dead with the reason.
+- **Never a second root.** Every post carries message `metadata` (`event_type` handoff_message,
+  the row's idempotency key in `event_payload`). A send whose outcome is unknown (a timeout, a 5xx,
+  or a deliverer that died between Slack's answer and its own commit) leaves the row `uncertain`,
+  and the next attempt first looks for the key in the channel's history (a root) or the thread (a
+  reply) and records the message it finds instead of posting again. The look-up costs one call
+  only for uncertain rows; the common path is one call per message.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import socket
+import time
+import urllib.error
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.blocks.episodes import reply, root_message
+from bot.blocks.kit import Message, Person
+from bot.blocks.notes import business_note, card_changed
+from bot.directory import Channel, ChannelError, Directory
+from bot.ids import EVENT_TYPE
+from jobs import outbox
+from jobs.outbox import OutboxItem
+from jobs.queries import CardView, EpisodeStory, story_of
+from store import repo
+from store.cards import Card
+from store.states import THREAD_KINDS, NotificationKind, NotificationStatus
+
+log = logging.getLogger(__name__)
+
+POST_PACE = 1.0
+EDIT_PACE = 0.2
+NETWORK_ERRORS = (
+    TimeoutError,
+    socket.timeout,
+    ConnectionError,
+    urllib.error.URLError,
+    http.client.HTTPException,
+)
+PERMANENT = {
+    "channel_not_found": "the channel does not exist or the app cannot see it",
+    "not_in_channel": "the app is not in the channel: invite it (/invite @handoff)",
+    "is_archived": "the channel is archived: point the card at a live channel",
+    "invalid_auth": "SLACK_BOT_TOKEN is not valid: reinstall the app and update the token",
+    "account_inactive": "the app's token was revoked or its workspace deactivated",
+    "token_revoked": "the app's token was revoked: reinstall the app",
+    "invalid_blocks": "Slack refused the message's blocks (a handoff bug: please report it)",
+    "invalid_blocks_format": "Slack refused the message's blocks (a handoff bug: report it)",
+    "msg_too_long": "the message is too long for Slack (a handoff bug: please report it)",
+    "no_text": "the message was empty (a handoff bug: please report it)",
+    "message_not_found": "the episode's root message was deleted in Slack",
+    "cant_update_message": "the root message cannot be edited by the app",
+    "missing_scope": "the app lacks a scope: recreate it from `handoff manifest`",
+    "restricted_action": "the workspace does not let the app post there",
+}
+
+
+@dataclass
+class DeliveryReport:
+    """What one `deliver` did."""
+
+    sent: int = 0
+    superseded: int = 0
+    retried: int = 0
+    dead: int = 0
+    waiting: int = 0
+    rate_limited: int = 0
+    found_after_crash: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class _Retry(Exception):
+    def __init__(self, reason: str, *, after: float | None = None, uncertain: bool = False):
+        self.reason = reason
+        self.after = after
+        self.uncertain = uncertain
+        super().__init__(reason)
+
+
+class _Dead(Exception):
+    pass
+
+
+class _Wait(Exception):
+    pass
+
+
+class Deliverer:
+    """Delivers the outbox through `client` (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        client: WebClient,
+        holder: str,
+        directory: Directory | None = None,
+        post_pace: float = POST_PACE,
+        hold: timedelta = outbox.HOLD,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.sessions = sessions
+        self.client = client
+        self.holder = holder
+        self.directory = directory or Directory(client)
+        self.post_pace = post_pace
+        self.hold = hold
+        self.clock = clock
+        self.now = now
+        self._ready_at: dict[str, float] = defaultdict(float)
+
+    def deliver(self, *, budget: float = 30.0, model_id: str | None = None) -> DeliveryReport:
+        """Send what is due, for at most about `budget` seconds (of one model, or all)."""
+        report = DeliveryReport()
+        deadline = self.clock() + budget
+        while self.clock() < deadline:
+            items = outbox.claim(
+                self.sessions,
+                holder=self.holder,
+                now=self.now(),
+                model_id=model_id,
+                hold=self.hold,
+            )
+            if not items:
+                break
+            self._batch(items, deadline, report)
+        return report
+
+    # --- a batch: channels in turn, each paced, each episode in order
+
+    def _batch(self, items: list[OutboxItem], deadline: float, report: DeliveryReport) -> None:
+        queues: dict[str, deque[OutboxItem]] = defaultdict(deque)
+        for item in items:
+            queues[item.channel].append(item)
+        blocked: set[int] = set()  # episodes whose earlier row did not go out in this batch
+        while queues:
+            if self.clock() >= deadline:
+                for queue in queues.values():
+                    for item in queue:
+                        outbox.release(self.sessions, item, at=self.now())
+                        report.waiting += 1
+                return
+            ready = [c for c in queues if self._ready_at[c] <= self.clock()]
+            if not ready:
+                earliest = min(self._ready_at[c] for c in queues)
+                time.sleep(max(0.0, min(earliest, deadline) - self.clock()))
+                continue
+            for channel in ready:
+                item = queues[channel].popleft()
+                if not queues[channel]:
+                    del queues[channel]
+                if item.episode_id is not None and item.episode_id in blocked:
+                    outbox.release(self.sessions, item, at=self.now() + timedelta(seconds=2))
+                    report.waiting += 1
+                    continue
+                if not self._one(item, report) and item.episode_id is not None:
+                    blocked.add(item.episode_id)
+
+    def _one(self, item: OutboxItem, report: DeliveryReport) -> bool:
+        """Deliver one row; False when it did not go out (later rows of its episode wait)."""
+        try:
+            posted = self._send(item, report)
+        except _Wait:
+            outbox.release(self.sessions, item, at=self.now() + timedelta(seconds=2))
+            report.waiting += 1
+            return False
+        except _Dead as error:
+            outbox.give_up(self.sessions, item, reason=str(error))
+            report.dead += 1
+            report.errors.append(f"{item.key}: {error}")
+            log.warning("outbox %s dead: %s", item.key, error)
+            return False
+        except _Retry as error:
+            report.rate_limited += int(error.after is not None)
+            again = outbox.retry(
+                self.sessions,
+                item,
+                error=error.reason,
+                now=self.now(),
+                retry_after=error.after,
+                uncertain=error.uncertain,
+            )
+            report.retried += int(again)
+            report.dead += int(not again)
+            return False
+        if posted is None:
+            report.superseded += 1
+        else:
+            report.sent += 1
+        return True
+
+    # --- one row
+
+    def _send(self, item: OutboxItem, report: DeliveryReport) -> str | None:
+        kind = item.kind
+        if kind == NotificationKind.CARD_CHANGED:
+            card = self._card(item.model_id)
+            people = self.directory.people(card.builders)
+            return self._post(
+                item, self._channel(item.channel), card_changed(item.payload, card, people), report
+            )
+        story = self._story(item)
+        people = self.directory.people(
+            [*story.card.builders, *story.card.ladder, *self._actors(story, item)]
+        )
+        if kind == NotificationKind.EPISODE_ROOT:
+            channel = self._channel(item.channel)
+            ts = self._post(item, channel, root_message(story, people), report)
+            outbox.sent(
+                self.sessions,
+                item,
+                channel_id=channel.id,
+                ts=ts,
+                now=self.now(),
+                revision=story.episode.revision,
+            )
+            return ts
+        if kind == NotificationKind.BUSINESS_NOTE:
+            root = self._root(item)
+            permalink = self._permalink(*root) if root else None
+            return self._post(
+                item, self._channel(item.channel), business_note(story, permalink, people), report
+            )
+        root = self._root(item)
+        if root is None:
+            raise _Wait
+        channel_id, root_ts = root
+        if kind == NotificationKind.EPISODE_UPDATE:
+            return self._edit(item, story, people, channel_id, root_ts)
+        if kind not in THREAD_KINDS:
+            raise _Dead(f"unknown message kind {kind}")
+        message = reply(kind, item.payload, story, people)
+        ts = self._post(item, Channel(channel_id, "", False, True), message, report, thread=root_ts)
+        if kind == NotificationKind.EPISODE_ESCALATED:
+            self._tell_rung(item, story, channel_id, root_ts)
+        return ts
+
+    def _edit(
+        self,
+        item: OutboxItem,
+        story: EpisodeStory,
+        people: dict[str, Person],
+        channel_id: str,
+        root_ts: str,
+    ) -> str | None:
+        with self.sessions() as session:
+            row = repo.get_notification(session=session, notification_id=item.id)
+            if row is None or row.status == NotificationStatus.SUPERSEDED:
+                return None
+        message = root_message(story, people)
+        self._call(
+            item,
+            lambda: self.client.chat_update(
+                channel=channel_id,
+                ts=root_ts,
+                text=message.text,
+                blocks=message.blocks,
+                metadata=self._metadata(item),
+            ),
+            channel_id,
+            pace=EDIT_PACE,
+        )
+        outbox.sent(
+            self.sessions,
+            item,
+            channel_id=channel_id,
+            ts=root_ts,
+            now=self.now(),
+            revision=story.episode.revision,
+        )
+        return root_ts
+
+    def _post(
+        self,
+        item: OutboxItem,
+        channel: Channel,
+        message: Message,
+        report: DeliveryReport,
+        *,
+        thread: str | None = None,
+    ) -> str:
+        if item.uncertain:
+            found = self._find_posted(item, channel.id, thread)
+            if found is not None:
+                report.found_after_crash += 1
+                log.info("outbox %s was already posted (%s): not posting again", item.key, found)
+                if item.kind != NotificationKind.EPISODE_ROOT:
+                    outbox.sent(
+                        self.sessions, item, channel_id=channel.id, ts=found, now=self.now()
+                    )
+                return found
+        arguments: dict[str, Any] = {
+            "channel": channel.id,
+            "text": message.text,
+            "blocks": message.blocks,
+            "metadata": self._metadata(item),
+            "unfurl_links": False,
+        }
+        if thread is not None:
+            arguments.update(thread_ts=thread, reply_broadcast=message.broadcast)
+        answer = self._call(item, lambda: self.client.chat_postMessage(**arguments), channel.id)
+        ts = str(answer["ts"])
+        if item.kind != NotificationKind.EPISODE_ROOT:
+            outbox.sent(
+                self.sessions, item, channel_id=str(answer["channel"]), ts=ts, now=self.now()
+            )
+        return ts
+
+    def _call(
+        self,
+        item: OutboxItem,
+        send: Callable[[], Any],
+        channel_id: str,
+        *,
+        pace: float | None = None,
+    ) -> Any:
+        self._ready_at[item.channel] = self.clock() + (pace if pace is not None else self.post_pace)
+        try:
+            return send()
+        except SlackApiError as error:
+            self._failed(item, error)
+        except NETWORK_ERRORS as error:
+            raise _Retry(f"{type(error).__name__}: {error}", uncertain=True) from None
+
+    def _failed(self, item: OutboxItem, error: SlackApiError) -> None:
+        response = error.response
+        status = response.status_code
+        code = str(response.get("error", "") or "")
+        if status == 429 or code == "ratelimited":
+            after = float(
+                response.headers.get("Retry-After", response.headers.get("retry-after", 1))
+            )
+            self._ready_at[item.channel] = self.clock() + after
+            raise _Retry(f"rate limited by Slack for {after:g} s", after=after)
+        if status >= 500:
+            raise _Retry(f"Slack answered {status}", uncertain=True)
+        if code in PERMANENT:
+            needed = response.get("needed")
+            extra = f" ({needed})" if needed else ""
+            raise _Dead(f"{code}: {PERMANENT[code]}{extra}")
+        raise _Retry(f"Slack answered {code or status}")
+
+    def _find_posted(self, item: OutboxItem, channel_id: str, thread: str | None) -> str | None:
+        """The ts of a message this row already posted (found by its key), if any."""
+        oldest = (item.created_at - timedelta(minutes=5)).timestamp()
+        cursor = None
+        for _page in range(20):
+            try:
+                if thread is None:
+                    page = self.client.conversations_history(
+                        channel=channel_id,
+                        oldest=f"{oldest:.6f}",
+                        include_all_metadata=True,
+                        limit=200,
+                        cursor=cursor,
+                    )
+                else:
+                    page = self.client.conversations_replies(
+                        channel=channel_id,
+                        ts=thread,
+                        include_all_metadata=True,
+                        limit=200,
+                        cursor=cursor,
+                    )
+            except SlackApiError as error:
+                self._failed(item, error)
+            messages: list[dict[str, Any]] = page.get("messages", [])
+            for posted in messages:
+                metadata = posted.get("metadata") or {}
+                if (
+                    metadata.get("event_type") == EVENT_TYPE
+                    and (metadata.get("event_payload") or {}).get("key") == item.key
+                ):
+                    return str(posted["ts"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
+
+    def _tell_rung(
+        self, item: OutboxItem, story: EpisodeStory, channel_id: str, root_ts: str
+    ) -> None:
+        """An escalation to a channel also says so in that channel, linking to the thread."""
+        rung = str(item.payload.get("rung", ""))
+        if not rung.startswith("#"):
+            return
+        try:
+            target = self.directory.channel(rung)
+            link = self._permalink(channel_id, root_ts)
+            text = (
+                f"⏫ *{story.card.name}* needs someone: nobody has acknowledged "
+                f"<{link}|this episode> yet."
+            )
+            self.client.chat_postMessage(channel=target.id, text=text, unfurl_links=False)
+        except (SlackApiError, ChannelError, *NETWORK_ERRORS) as error:
+            log.warning("could not tell %s about %s: %s", rung, item.key, error)
+
+    # --- reading the store
+
+    def _story(self, item: OutboxItem) -> EpisodeStory:
+        if item.episode_id is None:
+            raise _Dead("the message belongs to no episode")
+        with self.sessions() as session:
+            story = story_of(session=session, episode_id=item.episode_id)
+        if story is None:
+            raise _Dead("its episode or its model is gone")
+        return story
+
+    def _card(self, model_id: str) -> CardView:
+        with self.sessions() as session:
+            version = repo.latest_card_version(session=session, model_id=model_id)
+        if version is None:
+            raise _Dead("the model is gone")
+        return CardView.of(Card.model_validate(version.content), version.version)
+
+    def _root(self, item: OutboxItem) -> tuple[str, str] | None:
+        if item.episode_id is None:
+            return None
+        root = outbox.root_of(self.sessions, item.episode_id)
+        if root is not None:
+            return root
+        with self.sessions() as session:
+            roots = [
+                row
+                for row in repo.outbox(session=session, statuses=[NotificationStatus.DEAD])
+                if row.episode_id == item.episode_id and row.kind == NotificationKind.EPISODE_ROOT
+            ]
+        if roots:
+            raise _Dead(f"its root message could not be posted: {roots[0].last_error}")
+        return None
+
+    def _channel(self, card_channel: str) -> Channel:
+        try:
+            return self.directory.channel(card_channel)
+        except ChannelError as error:
+            if error.permanent:
+                raise _Dead(error.reason) from None
+            raise _Retry(error.reason) from None
+        except SlackApiError as error:
+            raise _Retry(f"could not look the channel up: {error.response.get('error')}") from None
+        except NETWORK_ERRORS as error:
+            raise _Retry(f"could not look the channel up: {error}") from None
+
+    def _permalink(self, channel_id: str, ts: str) -> str | None:
+        try:
+            return str(
+                self.client.chat_getPermalink(channel=channel_id, message_ts=ts)["permalink"]
+            )
+        except (SlackApiError, *NETWORK_ERRORS):
+            return None
+
+    @staticmethod
+    def _actors(story: EpisodeStory, item: OutboxItem) -> list[str]:
+        episode = story.episode
+        who = [episode.acknowledged_by, episode.resolved_by, item.payload.get("actor")]
+        return [str(w) for w in who if w and w != "handoff"]
+
+    @staticmethod
+    def _metadata(item: OutboxItem) -> dict[str, Any]:
+        return {"event_type": EVENT_TYPE, "event_payload": {"key": item.key}}
+
+
+def make_client(*, token: str, base_url: str, timeout: int = 10) -> WebClient:
+    """The WebClient handoff delivers with: every call to `base_url` (SLACK_API_URL), a bounded
+    timeout, and no retry handlers (the deliverer retries, honouring Retry-After, off the
+    listeners' threads)."""
+    return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[])

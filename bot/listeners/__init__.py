@@ -1,0 +1,14 @@
+"""The Slack listeners, one module per surface; `register(app, deps)` wires them all explicitly."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.listeners import actions, events, views
+from bot.listeners.deps import Deps
+
+
+def register(app: App, deps: Deps) -> None:
+    actions.register(app, deps)
+    views.register(app, deps)
+    events.register(app, deps)

@@ -15,9 +15,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from jobs.sources.base import to_ns
+from jobs.sources.base import SchemaKind, to_ns
 
-__all__ = ["Cells", "categorical", "numeric", "take", "timestamps"]
+__all__ = ["Cells", "categorical", "kind_of", "numeric", "take", "timestamps"]
 
 Cells: TypeAlias = Any
 """A column's raw cells: ``pa.Array | pa.ChunkedArray | np.ndarray`` (pyarrow has no type hints)."""
@@ -195,3 +195,18 @@ def _moment(cell: Any) -> datetime | None:
         except ValueError:
             return None
     return None
+
+
+def kind_of(arrow_type: pa.DataType) -> SchemaKind:
+    """The kind of a column of this arrow type: numbers are numeric, times are timestamps."""
+    if pa.types.is_dictionary(arrow_type):
+        return kind_of(arrow_type.value_type)
+    if (
+        pa.types.is_integer(arrow_type)
+        or pa.types.is_floating(arrow_type)
+        or pa.types.is_decimal(arrow_type)
+    ):
+        return "numeric"
+    if pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type):
+        return "timestamp"
+    return "categorical"

@@ -32,8 +32,16 @@ from jobs.sources.base import (
     SchemaKind,
     Window,
 )
-from jobs.sources.files import NULL_VALUES, csv_batches, kind_of, read_csv_header
+from jobs.sources.cells import kind_of
+from jobs.sources.csvfiles import (
+    TextError,
+    convert_options,
+    csv_stream_batches,
+    max_row_bytes,
+    read_header,
+)
 from jobs.sources.rows import Request, shape
+from jobs.sources.streams import replay
 
 __all__ = ["DEFAULT_TIMEOUT", "HttpSource"]
 
@@ -87,9 +95,13 @@ class HttpSource:
             stream = self.format == "csv"
             response = stack.enter_context(closing(self._get(client, self.url, {}, stream=stream)))
             if stream:
-                body = stack.enter_context(pa.PythonFile(_ResponseStream(response), mode="r"))
-                options = pcsv.ConvertOptions(null_values=NULL_VALUES, strings_can_be_null=True)
-                with closing(pcsv.open_csv(body, convert_options=options)) as reader:
+                body = _ResponseStream(response)
+                try:
+                    header = read_header(body, limit=max_row_bytes(DEFAULT_BATCH_ROWS))
+                except TextError as error:
+                    raise SourceError(self.describe(), f"the response {error.problem}") from None
+                readable = stack.enter_context(pa.PythonFile(replay(header.head, body), mode="r"))
+                with closing(pcsv.open_csv(readable, convert_options=convert_options())) as reader:
                     return {f.name: kind_of(f.type) for f in reader.schema}
             records, _next = self._records(response)
             return _kinds_of_records(records)
@@ -183,21 +195,10 @@ class HttpSource:
     def _csv_page(
         self, response: httpx.Response, request: Request, report: ReadReport, batch_rows: int
     ) -> Iterator[Batch]:
-        body = _ResponseStream(response)
-        peek = io.BufferedReader(_Peek(body), buffer_size=256)
-        header = read_csv_header(io.TextIOWrapper(peek, encoding="utf-8-sig", newline=""))
-        present = [name for name in request.names if name in header]
-        body.rewind()
         try:
-            with pa.PythonFile(body, mode="r") as readable:
-                yield from csv_batches(
-                    readable,
-                    header=header,
-                    present=present,
-                    request=request,
-                    report=report,
-                    batch_rows=batch_rows,
-                )
+            yield from csv_stream_batches(_ResponseStream(response), request, report, batch_rows)
+        except TextError as error:
+            raise SourceError(self.describe(), f"the response body {error.problem}") from None
         except (httpx.HTTPError, pa.ArrowException) as error:
             raise SourceError(self.describe(), f"cannot read the CSV body: {error}") from error
 
@@ -279,22 +280,14 @@ def _retry_after(response: httpx.Response, default: float, cap: float) -> float:
 
 
 class _ResponseStream(io.RawIOBase):
-    """A streaming response body as a readable file, for pyarrow; can replay what was peeked."""
+    """A streaming response body as a readable file."""
 
     def __init__(self, response: httpx.Response) -> None:
         self._chunks = response.iter_bytes()
         self._pending = b""
-        self._peeked = bytearray()
-        self._peeking = True
 
     def readable(self) -> bool:
         return True
-
-    def rewind(self) -> None:
-        """Stop recording; the next reads replay what was read so far, then go on."""
-        self._pending = bytes(self._peeked) + self._pending
-        self._peeked = bytearray()
-        self._peeking = False
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
@@ -305,21 +298,5 @@ class _ResponseStream(io.RawIOBase):
             self._pending = chunk
         size = min(len(view), len(self._pending))
         view[:size] = self._pending[:size]
-        if self._peeking:
-            self._peeked += self._pending[:size]
         self._pending = self._pending[size:]
         return size
-
-
-class _Peek(io.RawIOBase):
-    """Reads a `_ResponseStream` in small pieces, so peeking takes little more than the header."""
-
-    def __init__(self, stream: _ResponseStream) -> None:
-        self._stream = stream
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        return self._stream.readinto(view[: min(len(view), 256)])

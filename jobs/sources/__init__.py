@@ -2,7 +2,8 @@
 
 `open_source(card.data.source, environ=..., base_dir=...)` gives a `Source` (see `base.py` for what
 batches hold and how unusable rows are counted). Imports numpy, pyarrow, `jobs.stats`,
-`jobs.errors` and the stdlib here; httpx only in web.py and sqlalchemy only in warehouse.py.
+`jobs.errors` and the stdlib here; httpx only in web.py and sqlalchemy only in warehouse.py and
+pushdown.py (its SQL expressions).
 """
 
 from __future__ import annotations

@@ -7,13 +7,11 @@ missing, which rows are hashed for duplicates) live here, once.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from jobs.sources import cells
 from jobs.sources.base import Batch, ColumnKind, ReadReport, Window
@@ -46,6 +44,7 @@ class Request:
 
     @property
     def numeric_columns(self) -> list[str]:
+        """The numeric features and the label: the columns judged for type changes."""
         kinds = {name: kind for name, kind in self.columns.items() if kind == "numeric"}
         if self.label:
             kinds[self.label] = "numeric"
@@ -118,7 +117,7 @@ def _usable_scores(
     """Scores as float64 and the mask of rows kept; rejected rows counted by reason."""
     if request.score in chunk:
         scores, _seen, _bad = cells.numeric(chunk[request.score])
-        absent = _missing_mask(chunk[request.score])
+        absent = cells.missing(chunk[request.score])
     else:
         scores, absent = np.full(rows, np.nan), np.ones(rows, dtype=bool)
     nan = np.isnan(scores)
@@ -157,26 +156,6 @@ def _hashable(values: np.ndarray, raw: cells.Cells | None) -> cells.Cells | None
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return raw
     return values
-
-
-def _missing_mask(values: cells.Cells) -> np.ndarray:
-    """True where a cell is null/None or a float NaN (as opposed to present but unreadable)."""
-    if isinstance(values, np.ndarray):
-        if values.dtype.kind == "f":
-            return np.isnan(values)
-        return np.fromiter(
-            (v is None or (isinstance(v, float) and math.isnan(v)) for v in values),
-            dtype=bool,
-            count=len(values),
-        )
-    missing = pc.is_null(values, nan_is_null=True)
-    if isinstance(missing, pa.ChunkedArray):
-        missing = missing.combine_chunks() if missing.num_chunks else pa.array([], pa.bool_())
-    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
-        nan_text = pc.match_substring_regex(values, r"^\s*[+-]?nan\s*$", ignore_case=True)
-        missing = pc.or_(missing, pc.fill_null(nan_text, False))
-    out: np.ndarray = missing.to_numpy(zero_copy_only=False)
-    return out
 
 
 def charge_malformed(request: Request, report: ReadReport, rows: int) -> None:

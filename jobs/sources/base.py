@@ -104,6 +104,7 @@ class ReadReport:
 
     @property
     def rows_kept(self) -> int:
+        """Rows read and not rejected: those the window's profile counts."""
         return self.rows_read - self.rows_rejected
 
     def reject(self, reason: str, rows: int) -> None:
@@ -114,6 +115,7 @@ class ReadReport:
             self.rejected[reason] += rows
 
     def keep(self, rows: int) -> None:
+        """Count `rows` rows kept (read, usable, inside the window)."""
         self.rows_read += rows
 
     def skip(self, rows: int, *, pruned: bool = False) -> None:
@@ -129,6 +131,7 @@ class ReadReport:
             self.unplaced_reasons.setdefault(file, Counter())[reason] += rows
 
     def note_missing(self, column: str) -> None:
+        """List `column` as missing (once), for a chunk that contributed rows without it."""
         if column not in self.missing_columns:
             self.missing_columns.append(column)
 

@@ -64,6 +64,7 @@ class FileSource:
         self.base_dir = base_dir
 
     def describe(self) -> str:
+        """The kind and the path as the card gives them, e.g. ``csv data/*.csv``."""
         return f"{self.kind} {self.path}"
 
     def files(self) -> list[Path]:
@@ -105,6 +106,7 @@ class FileSource:
         report: ReadReport,
         batch_rows: int = DEFAULT_BATCH_ROWS,
     ) -> Iterator[Batch]:
+        """The window's rows from every distinct file, in name order (see the module's rules)."""
         request = Request(Window.of(start, end), dict(columns), timestamp, score, label)
         try:
             paths, copies = distinct_files(self.files())

@@ -57,6 +57,7 @@ class Transfer:
         return seconds
 
     def expired(self, problem: str = "") -> SourceError:
+        """The SourceError of a read past its deadline: how long, how far it got, and the fix."""
         pages = f"{self.pages:,} page{'' if self.pages == 1 else 's'}"
         reason = (
             f"the endpoint did not finish sending the window within {self.seconds:g} s "

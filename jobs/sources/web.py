@@ -155,6 +155,7 @@ class HttpSource:
         report: ReadReport,
         batch_rows: int = DEFAULT_BATCH_ROWS,
     ) -> Iterator[Batch]:
+        """The window's rows, page after page, within the deadline (see the module's rules)."""
         window = Window.of(start, end)
         request = Request(window, dict(columns), timestamp, score, label, outside_rejected=True)
         params = {"start": _iso(start), "end": _iso(end)}

@@ -172,7 +172,22 @@ def categorical(values: Cells) -> tuple[np.ndarray, int]:
         return _categorical_objects(values)
     kind = values.type
     if pa.types.is_dictionary(kind):
-        return categorical(pc.cast(values, kind.value_type))
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks() if values.num_chunks else values.cast(kind.value_type)
+        if pa.types.is_dictionary(values.type):
+            # The distinct values once, then one object per row shared among equal values.
+            labels, bad_labels = categorical(values.dictionary)
+            codes = values.indices.fill_null(len(labels)).to_numpy(zero_copy_only=False)
+            table = np.empty(len(labels) + 1, dtype=object)
+            table[:-1], table[-1] = labels, None
+            rows = table[codes]
+            if not bad_labels:
+                return rows, 0
+            # Dictionary values that did not convert: count the rows that hold one.
+            unreadable = np.zeros(len(table), dtype=bool)
+            valid = values.dictionary.is_valid().to_numpy(zero_copy_only=False)
+            unreadable[:-1] = (labels == None) & valid  # noqa: E711
+            return rows, int(np.count_nonzero(unreadable[codes]))
     if pa.types.is_null(kind):
         return np.full(len(values), None, dtype=object), 0
     bad = 0

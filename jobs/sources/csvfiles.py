@@ -299,8 +299,15 @@ def _open_reader(
         source,
         read_options=pcsv.ReadOptions(block_size=block, use_threads=threads),
         parse_options=pcsv.ParseOptions(invalid_row_handler=malformed.skip),
-        convert_options=convert_options(present),
+        convert_options=convert_options(present, _categorical(request)),
     )
+
+
+def _categorical(request: Request) -> frozenset[str]:
+    """The categorical features: read as dictionary-encoded text (not the reserved columns)."""
+    reserved = {request.timestamp, request.score, request.label}
+    kinds = request.columns.items()
+    return frozenset(n for n, kind in kinds if kind == "categorical" and n not in reserved)
 
 
 def _shape(chunk: Any, header: list[str], request: Request, report: ReadReport) -> Batch | None:
@@ -308,14 +315,18 @@ def _shape(chunk: Any, header: list[str], request: Request, report: ReadReport) 
     return shape(raw, chunk.num_rows, request, report)
 
 
-def convert_options(present: list[str] | None = None) -> pcsv.ConvertOptions:
+def convert_options(
+    present: list[str] | None = None, categorical: frozenset[str] = frozenset()
+) -> pcsv.ConvertOptions:
     """Every requested column read as text, converted per chunk (jobs.sources.cells): a stray
-    "n/a" in a numeric column then costs one cell, not the whole read (~20% slower). With no
-    columns given, pyarrow infers types (for a source's schema)."""
+    "n/a" in a numeric column then costs one cell, not the whole read (~20% slower); categorical
+    columns as dictionary-encoded text (their few distinct values are converted and hashed once
+    per chunk). With no columns given, pyarrow infers types (for a source's schema)."""
     if present is None:
         return pcsv.ConvertOptions(null_values=NULL_VALUES, strings_can_be_null=True)
+    text, labels = pa.string(), pa.dictionary(pa.int32(), pa.string())
     return pcsv.ConvertOptions(
-        column_types={name: pa.string() for name in present},
+        column_types={name: labels if name in categorical else text for name in present},
         include_columns=present,
         null_values=NULL_VALUES,
         strings_can_be_null=True,

@@ -71,7 +71,10 @@ class DuplicateCounter:
             hashes = np.full(rows, _ODD, dtype=np.uint64)
             for column in fixed:
                 word = _words(column)
-                hashes = (hashes ^ word ^ (word >> _SHIFTS[3])) * _ODD
+                mixed = word >> _SHIFTS[3]
+                mixed ^= word
+                hashes ^= mixed
+                hashes *= _ODD
             hashes = _mix(hashes)
             keep = None
             if self._level:
@@ -80,7 +83,8 @@ class DuplicateCounter:
             if texts and len(hashes):
                 text = np.zeros(len(hashes), np.uint64)
                 for column in texts:
-                    text = (text ^ _text_words(column, keep)) * _ODD
+                    text ^= _text_words(column, keep)
+                    text *= _ODD
                 # The top 16 bits stay those of the fixed-width hash, which decides the sample.
                 hashes = (hashes & _HIGH) | (_mix(hashes ^ text) & _LOW)
         self._pending.append(hashes)
@@ -92,20 +96,28 @@ class DuplicateCounter:
         return np.uint64(1 << (64 - self._level))
 
     def _compact(self) -> None:
-        """Merge pending hashes into the distinct ones; raise the sampling level while too many."""
+        """Merge pending hashes into the distinct ones; raise the sampling level while too many.
+        Linear but for sorting the pending hashes (numpy's argsort is much slower than sort)."""
         if not self._pending:
             return
-        hashes = np.concatenate([self._hashes, *self._pending])
-        counts = np.concatenate([self._counts, np.ones(self._pending_rows, np.int64)])
+        pending = np.concatenate(self._pending)
         self._pending, self._pending_rows = [], 0
         if self._level:
-            keep = hashes < self._limit()
-            hashes, counts = hashes[keep], counts[keep]
-        order = np.argsort(hashes, kind="stable")
-        hashes, counts = hashes[order], counts[order]
-        starts = np.flatnonzero(np.concatenate(([True], hashes[1:] != hashes[:-1])))
-        self._hashes = hashes[starts]
-        self._counts = np.add.reduceat(counts, starts) if len(starts) else counts[:0]
+            pending = pending[pending < self._limit()]
+        pending.sort()
+        starts = np.flatnonzero(np.concatenate(([True], pending[1:] != pending[:-1])))
+        hashes = pending[starts]
+        counts = np.diff(np.append(starts, len(pending))).astype(np.int64)
+        if len(self._hashes):
+            at = np.searchsorted(self._hashes, hashes)
+            found = at < len(self._hashes)
+            found[found] = self._hashes[at[found]] == hashes[found]
+            self._counts[at[found]] += counts[found]
+            new = ~found
+            self._hashes = np.insert(self._hashes, at[new], hashes[new])
+            self._counts = np.insert(self._counts, at[new], counts[new])
+        else:
+            self._hashes, self._counts = hashes, counts
         while len(self._hashes) > self.cap and self._level < _MAX_LEVEL:
             self._level += 1
             keep = self._hashes < self._limit()

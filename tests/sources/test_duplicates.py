@@ -71,3 +71,12 @@ def test_an_empty_batch_changes_nothing() -> None:
     counter.add([np.zeros(0), np.zeros(0, dtype=object)])
     counter.add([])
     assert (counter.rows, counter.duplicates, counter.exact) == (0, 0, True)
+
+
+def test_merging_pending_hashes_into_the_distinct_ones_keeps_the_count_exact() -> None:
+    counter = DuplicateCounter(cap=100)
+    base = columns(80, 4)
+    for repeat in range(10):  # 800 rows, 80 distinct: pending passes the cap and is merged
+        counter.add([c[repeat % 3 :] for c in base])
+    assert counter.exact
+    assert counter.duplicates == counter.rows - 80

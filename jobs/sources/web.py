@@ -28,7 +28,6 @@ importing httpx.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, closing
@@ -37,7 +36,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 import httpx
-import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
@@ -58,7 +56,8 @@ from jobs.sources.csvfiles import (
     max_row_bytes,
     read_header,
 )
-from jobs.sources.rows import Request, shape
+from jobs.sources.records import kinds_of_records, parse_records, record_batches
+from jobs.sources.rows import Request
 from jobs.sources.secrets import scrub, url_secrets
 from jobs.sources.streams import replay
 from jobs.sources.transfers import BodyStream, Transfer
@@ -141,7 +140,7 @@ class HttpSource:
                     raise self._error(f"cannot read the CSV body: {error}") from error
             _response, content = self._get_all(client, self.url, {}, transfer)
             records, _next = self._records(content)
-            return _kinds_of_records(records)
+            return kinds_of_records(records)
 
     def batches(
         self,
@@ -181,7 +180,7 @@ class HttpSource:
                     response, content = self._get_all(client, page_url, page_params, transfer)
                     records, body_next = self._records(content)
                     next_url = body_next or _link_next(response)
-                    yield from _record_batches(records, request, report, batch_rows)
+                    yield from record_batches(records, request, report, batch_rows)
                 url = str(response.url.join(next_url)) if next_url else None
         report.finish(request.numeric_columns)
 
@@ -294,20 +293,11 @@ class HttpSource:
 
         return BodyStream(response.iter_bytes(), transfer, cut_off)
 
-    def _records(self, content: bytes) -> tuple[list[Any], str | None]:
+    def _records(self, content: bytes) -> tuple[list[dict[str, Any]], str | None]:
         try:
-            body = json.loads(content)
+            return parse_records(content)
         except ValueError as error:
-            reason = f"the response is not JSON: {self._scrub(str(error))}"
-            raise SourceError(self.describe(), reason) from None
-        next_url = None
-        if isinstance(body, dict):
-            next_url = body.get("next") if isinstance(body.get("next"), str) else None
-            body = body.get("data", body.get("records"))
-        if not isinstance(body, list) or not all(isinstance(r, dict) for r in body):
-            reason = 'expected a list of records, or {"data": [...]} or {"records": [...]}'
-            raise SourceError(self.describe(), reason)
-        return body, next_url
+            raise self._error(str(error)) from None
 
     def _csv_page(
         self,
@@ -340,46 +330,6 @@ def _read_body(response: httpx.Response, transfer: Transfer) -> bytes:
         transfer.receive(len(chunk))
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _record_batches(
-    records: list[dict[str, Any]], request: Request, report: ReadReport, batch_rows: int
-) -> Iterator[Batch]:
-    for first in range(0, len(records), batch_rows):
-        part = records[first : first + batch_rows]
-        keys = {key for record in part for key in record}
-        raw = {}
-        for name in request.names:
-            if name in keys:
-                cells = (record.get(name) for record in part)
-                raw[name] = np.fromiter(cells, dtype=object, count=len(part))
-        batch = shape(raw, len(part), request, report)
-        if batch is not None:
-            yield batch
-
-
-def _kinds_of_records(records: list[dict[str, Any]]) -> dict[str, SchemaKind]:
-    kinds: dict[str, SchemaKind] = {}
-    for record in records:
-        for key, value in record.items():
-            if kinds.get(key, "categorical") != "categorical" or value is None:
-                kinds.setdefault(key, "categorical")
-                continue
-            if isinstance(value, bool) or not isinstance(value, int | float | str):
-                kinds[key] = "categorical"
-            elif isinstance(value, int | float):
-                kinds[key] = "numeric"
-            else:
-                kinds[key] = "timestamp" if _is_iso_time(value) else "categorical"
-    return kinds
-
-
-def _is_iso_time(text: str) -> bool:
-    try:
-        datetime.fromisoformat(text)
-    except ValueError:
-        return False
-    return len(text) >= 10
 
 
 def _iso(moment: datetime) -> str:

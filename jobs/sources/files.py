@@ -132,6 +132,8 @@ class FileSource:
             header = read_header(stream, limit=limit)
         if not header.names:
             return None
+        if header.last:  # no rows to infer types from (pyarrow refuses a lone header line)
+            return pa.schema([(name, pa.string()) for name in header.names])
         block = max(block_size(DEFAULT_BATCH_ROWS), 2 * header.length)
         options = pcsv.ReadOptions(block_size=block)
         with closing(

@@ -68,6 +68,8 @@ def test_zero_byte_and_header_only_files_contribute_nothing(tmp_path: Path) -> N
     assert report.rows_read == 0 and batch == {}
     empty = FileSource(kind="parquet", path="data/2024-07-02.csv", base_dir=tmp_path)
     assert read(empty, **day(1))[1].rows_read == 0
+    lone = FileSource(kind="csv", path="data/2024-07-04.csv", base_dir=tmp_path)
+    assert lone.columns() == {"ts": "categorical", "other": "categorical"}
 
 
 def test_rows_that_cannot_be_placed_in_time_are_charged_to_their_file(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 `open_source(card.data.source, environ=..., base_dir=...)` gives a `Source` (see `base.py` for what
 batches hold and how unusable rows are counted). Imports numpy, pyarrow, `jobs.stats`,
-`jobs.errors` and the stdlib here; httpx only in web.py and sqlalchemy only in warehouse.py.
+`jobs.errors` and the stdlib here; httpx only in web.py and sqlalchemy only in warehouse.py and
+pushdown.py (its SQL expressions).
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ def open_source(
 
     `environ` supplies the variables the card names (`url_env`, `headers_env`); `base_dir` is the
     card file's folder, against which relative file paths resolve; `http` is the client for http
-    sources (one is made per read when None). Raises SourceError for an unknown kind or a missing
-    environment variable.
+    sources (one is made per read when None); an http source's read ends within `spec.deadline`
+    seconds when the card gives one (else 120). Raises SourceError for an unknown kind or a
+    missing environment variable.
     """
     kind = getattr(spec, "kind", None)
     if kind in ("csv", "parquet"):
@@ -56,7 +58,7 @@ def open_source(
             query=getattr(spec, "query", None),
         )
     if kind == "http":
-        from jobs.sources.web import HttpSource
+        from jobs.sources.web import DEFAULT_DEADLINE, HttpSource
 
         return HttpSource(
             url=str(spec.url),
@@ -64,5 +66,6 @@ def open_source(
             headers_env=dict(getattr(spec, "headers_env", None) or {}),
             format=getattr(spec, "format", "json"),
             client=http,
+            deadline=float(getattr(spec, "deadline", None) or DEFAULT_DEADLINE),
         )
     raise SourceError(f"{kind} source", "unknown kind: use csv, parquet, sql or http")

@@ -1,24 +1,31 @@
-"""csv and parquet sources: a path or glob, read in chunks with pyarrow and filtered to the window.
+"""csv and parquet sources: a path or glob of files holding all history, read in chunks with pyarrow
+and filtered to the window. Imports pyarrow, `jobs.errors` and the stdlib.
 
-Files hold all history, so rows outside the window are skipped (counted, not rejected). Parquet
-row groups whose timestamp statistics lie outside the window are not read at all. Imports numpy,
-pyarrow, `jobs.errors` and the stdlib.
+Rows outside the window are skipped (counted, not rejected); parquet row groups whose timestamp
+statistics lie outside the window are not read at all (`jobs.sources.parquetfiles`); csv rules are
+in `jobs.sources.csvfiles`. Rows that cannot be placed in time are charged to their file
+(`ReadReport.unplaced`). A file whose bytes equal an earlier file's (a copy, a hard link, a
+symlink) is read once: the copy goes to `ReadReport.duplicate_files`. Of identical files the
+*original* is one that is not a symlink, modified first, first in name order. A file that cannot
+be read is a SourceError naming it, saying what is wrong and the fix.
 """
 
 from __future__ import annotations
 
-import csv
 import glob
-import json
+import hashlib
+import os
+import zlib
+from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from contextlib import closing
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Literal
 
 import pyarrow as pa
 import pyarrow.csv as pcsv
-import pyarrow.parquet as pq
 
 from jobs.errors import SourceError
 from jobs.sources.base import (
@@ -29,13 +36,23 @@ from jobs.sources.base import (
     SchemaKind,
     Window,
 )
-from jobs.sources.rows import Request, shape
+from jobs.sources.cells import kind_of
+from jobs.sources.csvfiles import (
+    TextError,
+    block_size,
+    convert_options,
+    csv_file_batches,
+    max_row_bytes,
+    opener,
+    read_header,
+)
+from jobs.sources.parquetfiles import NotParquet, parquet_batches, parquet_schema
+from jobs.sources.rows import Request
 
-__all__ = ["NULL_VALUES", "FileSource", "csv_batches", "kind_of", "read_csv_header"]
+__all__ = ["FileSource", "distinct_files"]
 
-# Cells read as missing in csv files (besides an empty cell).
-NULL_VALUES = ["", "NULL", "null", "None", "NA", "N/A", "NaN", "nan"]
-_MIB = 1 << 20
+_FINGERPRINT = 64 << 10
+_HASH_CHUNK = 1 << 20
 
 
 class FileSource:
@@ -47,6 +64,7 @@ class FileSource:
         self.base_dir = base_dir
 
     def describe(self) -> str:
+        """The kind and the path as the card gives them, e.g. ``csv data/*.csv``."""
         return f"{self.kind} {self.path}"
 
     def files(self) -> list[Path]:
@@ -60,18 +78,21 @@ class FileSource:
             raise SourceError(self.describe(), f"no file matches {pattern}")
         return found
 
+    def name_of(self, path: Path) -> str:
+        """How messages and reports name a file: as the card would (relative to the card's folder
+        for a relative glob, else absolute)."""
+        if Path(self.path).expanduser().is_absolute():
+            return str(path)
+        return os.path.relpath(path, self.base_dir)
+
     def columns(self) -> dict[str, SchemaKind]:
-        first = self.files()[0]
-        try:
-            if self.kind == "parquet":
-                with pq.ParquetFile(first) as parquet:
-                    schema = parquet.schema_arrow
-            else:
-                with closing(pcsv.open_csv(first, convert_options=_convert_options())) as reader:
-                    schema = reader.schema
-        except (OSError, pa.ArrowException) as error:
-            raise SourceError(self.describe(), f"cannot read {first.name}: {error}") from error
-        return {f.name: kind_of(f.type) for f in schema}
+        """Names and kinds of the first file with any bytes (pyarrow's type inference for csv)."""
+        for path in self.files():
+            with self._reading(path):
+                schema = self._schema(path)
+            if schema is not None:
+                return {f.name: kind_of(f.type) for f in schema}
+        return {}
 
     def batches(
         self,
@@ -85,169 +106,124 @@ class FileSource:
         report: ReadReport,
         batch_rows: int = DEFAULT_BATCH_ROWS,
     ) -> Iterator[Batch]:
+        """The window's rows from every distinct file, in name order (see the module's rules)."""
         request = Request(Window.of(start, end), dict(columns), timestamp, score, label)
-        for path in self.files():
-            try:
+        try:
+            paths, copies = distinct_files(self.files())
+        except OSError as error:
+            reason = f"cannot read {error.filename}: {error.strerror}"
+            raise SourceError(self.describe(), reason) from error
+        for copy, original in copies:
+            report.note_duplicate_file(self.name_of(copy), self.name_of(original))
+        for path in paths:
+            one = replace(request, file=self.name_of(path))
+            with self._reading(path):
                 if self.kind == "parquet":
-                    yield from _parquet_batches(path, request, report, batch_rows)
+                    yield from parquet_batches(path, one, report, batch_rows)
                 else:
-                    yield from _csv_file_batches(path, request, report, batch_rows)
-            except (OSError, pa.ArrowException) as error:
-                reason = f"cannot read {path.name}: {error}"
-                raise SourceError(self.describe(), reason) from error
+                    yield from csv_file_batches(path, one, report, batch_rows)
         report.finish(request.numeric_columns)
 
+    def _schema(self, path: Path) -> pa.Schema | None:
+        if self.kind == "parquet":
+            return parquet_schema(path)
+        limit = max_row_bytes(DEFAULT_BATCH_ROWS)
+        with opener(path)() as stream:
+            header = read_header(stream, limit=limit)
+        if not header.names:
+            return None
+        if header.last:  # no rows to infer types from (pyarrow refuses a lone header line)
+            return pa.schema([(name, pa.string()) for name in header.names])
+        block = max(block_size(DEFAULT_BATCH_ROWS), 2 * header.length)
+        options = pcsv.ReadOptions(block_size=block)
+        with closing(
+            pcsv.open_csv(str(path), read_options=options, convert_options=convert_options())
+        ) as reader:
+            schema: pa.Schema = reader.schema
+            return schema
 
-def kind_of(arrow_type: pa.DataType) -> SchemaKind:
-    """The kind of a column of this arrow type: numbers are numeric, times are timestamps."""
-    if pa.types.is_dictionary(arrow_type):
-        return kind_of(arrow_type.value_type)
-    if (
-        pa.types.is_integer(arrow_type)
-        or pa.types.is_floating(arrow_type)
-        or pa.types.is_decimal(arrow_type)
-    ):
-        return "numeric"
-    if pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type):
-        return "timestamp"
-    return "categorical"
-
-
-def read_csv_header(stream: IO[str]) -> list[str]:
-    """The column names on a csv file's first record."""
-    return next(csv.reader(stream), [])
-
-
-def _convert_options(
-    present: list[str] | None = None,
-) -> pcsv.ConvertOptions:
-    if present is None:
-        return pcsv.ConvertOptions(null_values=NULL_VALUES, strings_can_be_null=True)
-    # Every requested column is read as text and converted per chunk (jobs.sources.cells): a
-    # stray "n/a" in a numeric column then costs one cell, not the whole read (~20% slower).
-    return pcsv.ConvertOptions(
-        column_types={name: pa.string() for name in present},
-        include_columns=present,
-        null_values=NULL_VALUES,
-        strings_can_be_null=True,
-    )
+    def _reading(self, path: Path) -> _Reading:
+        return _Reading(self.describe(), self.name_of(path))
 
 
-def _block_size(batch_rows: int) -> int:
-    """Bytes per csv block: 1 MiB for the default 65,536 rows. pyarrow's threaded reader keeps a
-    few dozen blocks in flight, so this sets the peak memory (8 MiB blocks: ~400 MB peak RSS on a
-    2 GB glob, 1 MiB: ~230 MB, at the same speed)."""
-    return min(max(batch_rows * 16, _MIB // 2), 16 * _MIB)
+class _Reading:
+    """Turns what goes wrong reading one file into a SourceError that names the file."""
 
+    def __init__(self, source: str, name: str) -> None:
+        self.source, self.name = source, name
 
-def _csv_file_batches(
-    path: Path, request: Request, report: ReadReport, batch_rows: int
-) -> Iterator[Batch]:
-    with path.open(encoding="utf-8-sig", newline="") as stream:
-        header = read_csv_header(stream)
-    present = [name for name in request.names if name in header]
-    yield from csv_batches(
-        path, header=header, present=present, request=request, report=report, batch_rows=batch_rows
-    )
-
-
-def csv_batches(
-    source: Any,
-    *,
-    header: list[str],
-    present: list[str],
-    request: Request,
-    report: ReadReport,
-    batch_rows: int,
-) -> Iterator[Batch]:
-    """Batches of a csv `source` (a path or a binary file object) whose header is `header`."""
-    for name in request.names:
-        if name not in header:
-            report.note_missing(name)
-    if not present:
-        return
-    options = pcsv.ReadOptions(block_size=_block_size(batch_rows))
-    with closing(
-        pcsv.open_csv(source, read_options=options, convert_options=_convert_options(present))
-    ) as reader:
-        for chunk in reader:
-            raw = {name: chunk.column(name) for name in present}
-            batch = shape(raw, chunk.num_rows, request, report)
-            if batch is not None:
-                yield batch
-
-
-def _parquet_batches(
-    path: Path, request: Request, report: ReadReport, batch_rows: int
-) -> Iterator[Batch]:
-    # pre_buffer=False: with it, pyarrow buffers every selected row group at once (4.2 GB peak
-    # RSS for a 3.7 GB file in benchmarks/parquet_profile.py; 0.3 GB without).
-    with pq.ParquetFile(path, pre_buffer=False) as parquet:
-        names = set(parquet.schema_arrow.names)
-        present = [name for name in request.names if name in names]
-        for name in request.names:
-            if name not in names:
-                report.note_missing(name)
-        groups = _row_groups_in_window(parquet, request, report)
-        if not groups or not present:
-            return
-        chunks = parquet.iter_batches(batch_size=batch_rows, row_groups=groups, columns=present)
-        for chunk in chunks:
-            raw = {name: chunk.column(name) for name in present}
-            batch = shape(raw, chunk.num_rows, request, report)
-            if batch is not None:
-                yield batch
-
-
-def _row_groups_in_window(
-    parquet: pq.ParquetFile, request: Request, report: ReadReport
-) -> list[int]:
-    """Row groups that may hold rows of the window; the others are skipped by their statistics."""
-    metadata = parquet.metadata
-    groups = list(range(metadata.num_row_groups))
-    schema = parquet.schema_arrow
-    if request.timestamp not in schema.names:
-        return groups
-    if not (
-        pa.types.is_timestamp(schema.field(request.timestamp).type)
-        or pa.types.is_date(schema.field(request.timestamp).type)
-    ):
-        return groups
-    column = next(
-        (
-            i
-            for i in range(metadata.num_columns)
-            if metadata.schema.column(i).path == request.timestamp
-        ),
-        None,
-    )
-    if column is None:
-        return groups
-    scale = _ns_per_unit(metadata.schema.column(column))
-    if scale is None:
-        return groups
-    kept = []
-    for group in groups:
-        row_group = metadata.row_group(group)
-        stats = row_group.column(column).statistics
-        if stats is not None and stats.has_min_max and not stats.null_count:
-            # Null timestamps are rejected rows: groups holding some are read to count them.
-            low, high = int(stats.min_raw) * scale, int(stats.max_raw) * scale
-            if high < request.window.start_ns or low >= request.window.end_ns:
-                report.skip(row_group.num_rows, pruned=True)
-                continue
-        kept.append(group)
-    return kept
-
-
-def _ns_per_unit(column: pq.ColumnSchema) -> int | None:
-    """Nanoseconds per raw statistics unit of a timestamp or date column (None: cannot prune)."""
-    if column.physical_type not in ("INT32", "INT64"):
+    def __enter__(self) -> None:
         return None
-    logical = json.loads(column.logical_type.to_json())
-    if logical.get("Type") == "Date":
-        return 86_400 * 1_000_000_000
-    if logical.get("Type") == "Timestamp":
-        units = {"milliseconds": 1_000_000, "microseconds": 1_000, "nanoseconds": 1}
-        return units.get(logical.get("timeUnit", ""))
-    return None
+
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+        if error is None or isinstance(error, GeneratorExit | SourceError):
+            return
+        if isinstance(error, TextError | NotParquet):
+            raise SourceError(self.source, f"{self.name} {error.problem}") from None
+        if isinstance(error, EOFError | zlib.error) or "gzip" in type(error).__name__.lower():
+            reason = f"{self.name} is not a complete gzip file ({error}): compress it again"
+            raise SourceError(self.source, reason) from None
+        if isinstance(error, OSError | pa.ArrowException):
+            raise SourceError(self.source, f"{self.name} cannot be read: {error}") from error
+
+
+def distinct_files(paths: list[Path]) -> tuple[list[Path], list[tuple[Path, Path]]]:
+    """`paths` without the files whose bytes equal an earlier one's, and the pairs (copy, original).
+
+    Only files of equal size are compared: by inode, then by a hash of their first 64 KiB, then by
+    a hash of all their bytes. Zero-byte files are never duplicates (they hold no rows).
+    """
+    stats = {path: path.stat() for path in paths}
+    position = {path: i for i, path in enumerate(paths)}
+    by_size: dict[int, list[Path]] = defaultdict(list)
+    for path in paths:
+        if stats[path].st_size:
+            by_size[stats[path].st_size].append(path)
+    copies: dict[Path, Path] = {}
+    for group in by_size.values():
+        if len(group) < 2:
+            continue
+        for same in _identical(group, stats):
+            ordered = sorted(
+                same, key=lambda p: (p.is_symlink(), stats[p].st_mtime_ns, position[p])
+            )
+            for copy in ordered[1:]:
+                copies[copy] = ordered[0]
+    kept = [path for path in paths if path not in copies]
+    return kept, [(copy, copies[copy]) for copy in paths if copy in copies]
+
+
+def _identical(group: list[Path], stats: Mapping[Path, os.stat_result]) -> list[list[Path]]:
+    """Groups of files (of one size) with identical bytes."""
+    by_inode: dict[tuple[int, int], list[Path]] = defaultdict(list)
+    for path in group:
+        by_inode[(stats[path].st_dev, stats[path].st_ino)].append(path)
+    inodes = list(by_inode.values())
+    by_head: dict[bytes, list[list[Path]]] = defaultdict(list)
+    for same in inodes:
+        by_head[_digest(same[0], _FINGERPRINT)].append(same)
+    out = []
+    for candidates in by_head.values():
+        if len(candidates) == 1:
+            out.append(candidates[0])
+            continue
+        by_body: dict[bytes, list[Path]] = defaultdict(list)
+        for same in candidates:
+            by_body[_digest(same[0], None)].extend(same)
+        out.extend(by_body.values())
+    return [same for same in out if len(same) > 1]
+
+
+def _digest(path: Path, limit: int | None) -> bytes:
+    """A hash of the first `limit` bytes of `path` (all of them when None)."""
+    digest = hashlib.blake2b(digest_size=16)
+    with path.open("rb") as stream:
+        left = limit
+        while left is None or left > 0:
+            chunk = stream.read(_HASH_CHUNK if left is None else min(left, _HASH_CHUNK))
+            if not chunk:
+                break
+            digest.update(chunk)
+            if left is not None:
+                left -= len(chunk)
+    return digest.digest()

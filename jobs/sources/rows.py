@@ -1,28 +1,32 @@
 """From raw cells to a `Batch`: keep the window, reject unusable rows, convert the features.
 
 Every source reads its raw chunks its own way and hands them to `shape`; the rules of
-`jobs.sources.base` (what is rejected, skipped or made missing) live here, once.
+`jobs.sources.base` (what is rejected, skipped, charged to a file or made missing, which columns are
+missing, which rows are hashed for duplicates) live here, once.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from jobs.sources import cells
 from jobs.sources.base import Batch, ColumnKind, ReadReport, Window
 
-__all__ = ["Request", "shape"]
+__all__ = ["Request", "charge_malformed", "shape"]
 
 
 @dataclass(frozen=True)
 class Request:
-    """What a read asks for: the window and the columns, and how out-of-window rows count."""
+    """What a read asks for: the window and the columns, and how rows that miss it count.
+
+    `outside_rejected`: the source was asked for the window (http, sql), so a row outside it, or
+    with a bad timestamp, is rejected. Otherwise (files) `file` names the file the rows come from:
+    rows outside the window are skipped, and rows that cannot be placed in time are charged to it.
+    """
 
     window: Window
     columns: Mapping[str, ColumnKind]
@@ -30,6 +34,7 @@ class Request:
     score: str
     label: str | None
     outside_rejected: bool = False
+    file: str | None = None
 
     @property
     def names(self) -> list[str]:
@@ -39,6 +44,7 @@ class Request:
 
     @property
     def numeric_columns(self) -> list[str]:
+        """The numeric features and the label: the columns judged for type changes."""
         kinds = {name: kind for name, kind in self.columns.items() if kind == "numeric"}
         if self.label:
             kinds[self.label] = "numeric"
@@ -50,14 +56,16 @@ def shape(
 ) -> Batch | None:
     """The usable in-window rows of one raw chunk, or None when none are left.
 
-    `raw` holds the chunk's cells by column; a requested column absent from it is missing.
+    `raw` holds the chunk's cells by column; a requested column absent from it is missing, and noted
+    as such only when the chunk contributed rows to the window (any row, for an asked source).
     """
-    for name in request.names:
-        if name not in raw:
-            report.note_missing(name)
     if rows == 0:
         return None
     stamps, chunk = _in_window(raw, rows, request, report)
+    if request.outside_rejected or len(stamps):
+        for name in request.names:
+            if name not in raw:
+                report.note_missing(name)
     if not len(stamps):
         return None
     scores, good = _usable_scores(chunk, len(stamps), request, report)
@@ -73,6 +81,7 @@ def shape(
     for name, kind in kinds.items():
         if name not in batch:
             batch[name] = _feature(chunk.get(name), kind, name, len(scores), report)
+    report.count_rows([_hashable(batch[name], chunk.get(name)) for name in request.names])
     return batch
 
 
@@ -84,7 +93,13 @@ def _in_window(
         stamps, valid = cells.timestamps(raw[request.timestamp])
     else:
         stamps, valid = np.zeros(rows, dtype=np.int64), np.zeros(rows, dtype=bool)
-    report.reject("bad_timestamp", int(rows - np.count_nonzero(valid)))
+    unplaced = int(rows - np.count_nonzero(valid))
+    if request.file is None:
+        report.reject("bad_timestamp", unplaced)
+    elif request.timestamp in raw:
+        report.unplace(request.file, "bad_timestamp", unplaced)
+    else:
+        report.unplace(request.file, f"missing_column:{request.timestamp}", unplaced)
     inside = valid & (stamps >= request.window.start_ns) & (stamps < request.window.end_ns)
     outside = int(np.count_nonzero(valid) - np.count_nonzero(inside))
     if request.outside_rejected:
@@ -102,7 +117,7 @@ def _usable_scores(
     """Scores as float64 and the mask of rows kept; rejected rows counted by reason."""
     if request.score in chunk:
         scores, _seen, _bad = cells.numeric(chunk[request.score])
-        absent = _missing_mask(chunk[request.score])
+        absent = cells.missing(chunk[request.score])
     else:
         scores, absent = np.full(rows, np.nan), np.ones(rows, dtype=bool)
     nan = np.isnan(scores)
@@ -130,21 +145,23 @@ def _feature(
     return labels
 
 
-def _missing_mask(values: cells.Cells) -> np.ndarray:
-    """True where a cell is null/None or a float NaN (as opposed to present but unreadable)."""
-    if isinstance(values, np.ndarray):
-        if values.dtype.kind == "f":
-            return np.isnan(values)
-        return np.fromiter(
-            (v is None or (isinstance(v, float) and math.isnan(v)) for v in values),
-            dtype=bool,
-            count=len(values),
-        )
-    missing = pc.is_null(values, nan_is_null=True)
-    if isinstance(missing, pa.ChunkedArray):
-        missing = missing.combine_chunks() if missing.num_chunks else pa.array([], pa.bool_())
-    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
-        nan_text = pc.match_substring_regex(values, r"^\s*[+-]?nan\s*$", ignore_case=True)
-        missing = pc.or_(missing, pc.fill_null(nan_text, False))
-    out: np.ndarray = missing.to_numpy(zero_copy_only=False)
-    return out
+def _hashable(values: np.ndarray, raw: cells.Cells | None) -> cells.Cells | None:
+    """The column to hash for duplicates: the batch's values; for text, None when it is absent
+    (all missing), or its raw arrow cells when they are the same texts (faster to hash)."""
+    if values.dtype != object or isinstance(raw, np.ndarray):
+        return values
+    if raw is None:
+        return None
+    kind = raw.type.value_type if pa.types.is_dictionary(raw.type) else raw.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return raw
+    return values
+
+
+def charge_malformed(request: Request, report: ReadReport, rows: int) -> None:
+    """Rows that cannot be parsed have no usable timestamp: they are charged to their file
+    (``unplaced``), or rejected as ``malformed`` when the source was asked for the window."""
+    if request.file is not None:
+        report.unplace(request.file, "malformed", rows)
+    else:
+        report.reject("malformed", rows)

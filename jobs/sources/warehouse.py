@@ -1,11 +1,17 @@
 """The sql source: a `table` or a `query` (with `:start`/`:end`) in any SQLAlchemy database, read
 in streamed batches, or profiled *inside* the database (`profile`: GROUP BY over the baseline's
-bins, so only counts travel). The only module of jobs.sources importing sqlalchemy (Core only).
+bins, so only counts travel). With pushdown.py, the only modules of jobs.sources importing
+sqlalchemy (Core only).
 
 Timestamps are compared as naive UTC (PostgreSQL sessions are set to UTC, so ``timestamptz``
 columns compare correctly too). On SQLite, store them as SQLAlchemy's DateTime does
 (``YYYY-MM-DD HH:MM:SS[.ffffff]``) so that the database compares them as times. The URL comes from
-`environ[url_env]` and never appears in messages with its password.
+`environ[url_env]`; driver messages are scrubbed of its password and query-string values
+(`jobs.sources.secrets`) before they reach a SourceError. The source was asked for the window, so
+a row with a bad timestamp is rejected (``bad_timestamp``; a `table` never selects NULL ones).
+The pushdown reads numbers by the rule of `jobs.sources.cells` (see `jobs.sources.pushdown`), and
+counts what `batches` counts: rejections, unreadable cells, type changes, missing columns (when the
+window has rows) and duplicate rows (exactly, with one more DISTINCT over the window's rows).
 """
 
 from __future__ import annotations
@@ -29,14 +35,31 @@ from jobs.sources.base import (
     Window,
 )
 from jobs.sources.counts import OVERALL, ProfileCounts, assemble
+from jobs.sources.pushdown import (
+    ColumnType,
+    Number,
+    categorical_code,
+    label_code,
+    number,
+    numeric_code,
+    register_functions,
+    segment_code,
+)
 from jobs.sources.rows import Request, shape
-from jobs.stats import Bins, CategoricalBins, NumericBins, Profile
+from jobs.sources.secrets import scrub, url_secrets
+from jobs.stats import Bins, Profile
 
 __all__ = ["SqlSource"]
 
 _EPOCH = datetime(1970, 1, 1)
 _FAR_FUTURE = datetime(9999, 12, 31)
 _PROBE_ROWS = 1000
+# PostgreSQL type oids, for the columns of a query (a table's come from reflection).
+_PG_TYPES: dict[int, ColumnType] = {
+    **dict.fromkeys((20, 21, 23, 26, 700, 701, 1700), "number"),
+    **dict.fromkeys((19, 25, 1042, 1043), "text"),
+    16: "boolean",
+}
 
 
 class SqlSource:
@@ -55,21 +78,29 @@ class SqlSource:
         self.url_env, self.table, self.query = url_env, table, query
         if url_env not in environ:
             raise SourceError(self.describe(), f"environment variable {url_env} is not set")
+        raw = environ[url_env]
+        self._secrets: list[str | None] = [raw, *url_secrets(raw)]
         try:
-            self.url = sa.make_url(environ[url_env])
+            self.url = sa.make_url(raw)
+            self._secrets += [self.url.password, *_query_values(self.url)]
             self.engine = sa.create_engine(self.url, poolclass=sa.NullPool)
         except (ArgumentError, ValueError, ImportError) as error:
-            raise SourceError(self.describe(), f"{url_env} is not a usable URL: {error}") from error
+            reason = scrub(f"{url_env} is not a usable URL: {error}", self._secrets)
+            raise SourceError(self.describe(), reason) from None
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", register_functions)
 
     def describe(self) -> str:
+        """``sql $URL_ENV table name`` or ``sql $URL_ENV query``: never the URL itself."""
         what = f"table {self.table}" if self.table else "query"
         return f"sql ${self.url_env} {what}"
 
     def where(self) -> str:
-        """The database, password hidden (for logs and messages)."""
-        return self.url.render_as_string(hide_password=True)
+        """The database, password and query-string values hidden (for logs and messages)."""
+        return scrub(self.url.render_as_string(hide_password=True), self._secrets)
 
     def columns(self) -> dict[str, SchemaKind]:
+        """Kinds from the table's types, or from the first non-NULL value of a query's rows."""
         with self._connect() as connection:
             if self.table is not None:
                 table = self._reflect(connection)
@@ -97,15 +128,16 @@ class SqlSource:
         report: ReadReport,
         batch_rows: int = DEFAULT_BATCH_ROWS,
     ) -> Iterator[Batch]:
+        """The window's rows, streamed `batch_rows` at a time; a table is filtered to the window
+        in the database, a query is trusted to be (its rows outside it are rejected)."""
         window = Window.of(start, end)
         request = Request(window, dict(columns), timestamp, score, label, outside_rejected=True)
         with self._connect() as connection:
             names = self._names(connection)
             present = [name for name in request.names if name in names]
-            for name in request.names:
-                if name not in names:
+            if not present:  # nothing to read: the table or query has none of the columns
+                for name in request.names:
                     report.note_missing(name)
-            if not present:
                 return
             source = self._source(names)
             statement = sa.select(*(source.c[name] for name in present))
@@ -140,62 +172,66 @@ class SqlSource:
     ) -> ProfileCounts:
         """Counts of the window over `bins`, computed with GROUP BY inside the database.
 
-        The rows counted are those `batches` would yield (same rejections, counted in `report`), so
-        the result equals profiling the batches in memory. One statement: a CTE codes every row
-        (a CASE per column over the bins), then a UNION ALL of GROUP BYs counts each column, overall
-        and per segment value.
+        The rows counted are those `batches` would yield, with the same rejections, unreadable
+        cells, missing columns and duplicate rows counted in `report`, so the result equals
+        profiling the batches in memory. Three statements: the verdict per row (with unreadable
+        cells counted), then a CTE that codes every kept row (a CASE per column over the bins) and
+        a UNION ALL of GROUP BYs that counts each column, overall and per segment value; then a
+        DISTINCT over the kept rows for the duplicates.
         """
         with self._connect() as connection:
-            names = self._names(connection)
-            wanted = [timestamp, *bins.features, bins.score_column, *bins.segments]
-            wanted += [bins.label_column] if bins.label_column else []
-            for name in dict.fromkeys(wanted):
-                if name not in names:
-                    report.note_missing(name)
-            source = self._source(names)
+            types = self._types(connection)
+            source = self._source(list(types))
+            dialect = connection.dialect.name
 
-            def col(name: str) -> sa.ColumnElement[Any]:
-                return source.c[name] if name in names else sa.null()
+            def col(name: str) -> Any:
+                return source.c[name] if name in types else sa.null()
 
-            stamp, score = col(timestamp), col(bins.score_column)
-            nan = _nan_test(connection.dialect.name)
+            def num(name: str | None) -> Number:
+                kind = types.get(name, "absent") if name else "absent"
+                return number(col(name) if name else sa.null(), dialect=dialect, kind=kind)
+
+            label = bins.label_column
+            stamp, score = col(timestamp), num(bins.score_column)
             start_at: Any = sa.bindparam("start")
             end_at: Any = sa.bindparam("end")
+            window = (stamp >= start_at, stamp < end_at)
             verdict = sa.case(
                 (stamp.is_(None), sa.literal("bad_timestamp")),
                 (sa.or_(stamp < start_at, stamp >= end_at), "outside_window"),
-                (sa.or_(score.is_(None), nan(score)), "nan_score"),
-                (sa.or_(score < 0.0, score > 1.0), "score_out_of_range"),
+                (score.bad, f"wrong_type:{bins.score_column}"),
+                (score.value.is_(None), "nan_score"),
+                (sa.or_(score.value < 0.0, score.value > 1.0), "score_out_of_range"),
                 else_=sa.literal("ok"),
             )
-            status = verdict.label("status")
-            checked = sa.select(status, sa.func.count()).select_from(source).group_by(status)
-            if self.table is not None:
-                checked = checked.where(stamp >= start_at, stamp < end_at)
+            kept = self._where(sa.select(), window).select_from(source).where(verdict == "ok")
             params = _params(start, end)
-            for reason, n in connection.execute(checked, params).all():
-                if reason == "ok":
-                    report.keep(int(n))
-                else:
-                    report.reject(str(reason), int(n))
-            label = bins.label_column
-            boolean = label is not None and label in names and self._boolean(connection, label)
-            codes = [
-                *(_numeric_code(col(f), b, nan) for f, b in bins.numeric.items()),
-                *(_categorical_code(col(f), b) for f, b in bins.categorical.items()),
-                _numeric_code(score, bins.score, nan) * 3
-                + _label_code(col(label) if label else sa.null(), boolean),
-            ]
-            segments = [_segment_code(col(s), b) for s, b in bins.segments.items()]
-            coded = (
-                sa.select(
-                    *(c.label(f"c{i}") for i, c in enumerate(codes)),
-                    *(s.label(f"s{j}") for j, s in enumerate(segments)),
-                )
-                .select_from(source)
-                .where(verdict == "ok")
-                .cte("coded")
+            read_before, kept_before = report.rows_read, report.rows_kept
+            numbers = {name: num(name) for name in [*bins.numeric, *([label] if label else [])]}
+            self._count_verdicts(
+                connection,
+                source=source,
+                verdict=verdict,
+                window=window,
+                numbers=numbers,
+                params=params,
+                report=report,
             )
+            if report.rows_read > read_before:
+                wanted = [timestamp, *bins.features, bins.score_column, *bins.segments]
+                for name in dict.fromkeys([*wanted, *([label] if label else [])]):
+                    if name not in types:
+                        report.note_missing(name)
+            codes = [
+                *(numeric_code(numbers[f], b) for f, b in bins.numeric.items()),
+                *(categorical_code(col(f), b) for f, b in bins.categorical.items()),
+                numeric_code(score, bins.score) * 3 + label_code(num(label)),
+            ]
+            segments = [segment_code(col(s), b) for s, b in bins.segments.items()]
+            coded = kept.add_columns(
+                *(c.label(f"c{i}") for i, c in enumerate(codes)),
+                *(s.label(f"s{j}") for j, s in enumerate(segments)),
+            ).cte("coded")
             parts = []
             for i in range(len(codes)):
                 code = coded.c[f"c{i}"]
@@ -211,7 +247,51 @@ class SqlSource:
                         ).group_by(seg, code)
                     )
             rows = connection.execute(sa.union_all(*parts), params).all()
+            kept_rows = report.rows_kept - kept_before
+            if kept_rows:
+                texts = dict.fromkeys([*bins.categorical, *bins.segments])
+                values = [stamp, score.value, *(n.value for n in numbers.values())]
+                values += [col(name) for name in texts]
+                distinct = kept.add_columns(*(v.label(f"v{i}") for i, v in enumerate(values)))
+                counted = sa.select(sa.func.count()).select_from(distinct.distinct().subquery())
+                found = int(connection.execute(counted, params).scalar() or 0)
+        report.finish(list(numbers))
+        if kept_rows:
+            report.duplicate_rows += kept_rows - found
         return assemble(bins, [tuple(int(v) for v in row) for row in rows])
+
+    def _where(self, statement: Any, window: tuple[Any, Any]) -> Any:
+        """`statement` filtered to the window in the database, for a table (a query filters)."""
+        return statement.where(*window) if self.table is not None else statement
+
+    def _count_verdicts(
+        self,
+        connection: sa.Connection,
+        *,
+        source: Any,
+        verdict: Any,
+        window: tuple[Any, Any],
+        numbers: dict[str, Number],
+        params: dict[str, datetime],
+        report: ReadReport,
+    ) -> None:
+        """Count rows kept and rejected by reason, and the unreadable cells of the kept rows."""
+        status = verdict.label("status")
+        tallies: list[Any] = []
+        for n in numbers.values():
+            tallies.append(sa.func.sum(sa.case((n.bad, 1), else_=0)))
+            present = sa.or_(n.value.is_not(None), n.bad)
+            tallies.append(sa.func.sum(sa.case((present, 1), else_=0)))
+        statement = sa.select(status, sa.func.count(), *tallies).select_from(source)
+        statement = self._where(statement, window).group_by(status)
+        for reason, rows, *cells in connection.execute(statement, params).all():
+            if reason != "ok":
+                report.reject(str(reason), int(rows))
+                continue
+            report.keep(int(rows))
+            for k, name in enumerate(numbers):
+                bad, seen = int(cells[2 * k] or 0), int(cells[2 * k + 1] or 0)
+                report.note_cells(name, seen=seen, bad=bad)
 
     @contextmanager
     def _connect(self) -> Iterator[sa.Connection]:
@@ -222,7 +302,8 @@ class SqlSource:
                 yield connection
         except SQLAlchemyError as error:
             detail = str(getattr(error, "orig", None) or error).splitlines()[0]
-            raise SourceError(self.describe(), f"{type(error).__name__}: {detail}") from None
+            reason = scrub(f"{type(error).__name__}: {detail}", self._secrets)
+            raise SourceError(self.describe(), reason) from None
 
     def _reflect(self, connection: sa.Connection) -> sa.Table:
         assert self.table is not None
@@ -246,11 +327,18 @@ class SqlSource:
         )
         return query.columns(*(sa.column(n) for n in names or ())).subquery("q")
 
-    def _boolean(self, connection: sa.Connection, column: str) -> bool:
-        source = self._source([column])
-        probe = sa.select(source.c[column]).where(source.c[column].is_not(None)).limit(1)
-        value = connection.execute(probe, _params(_EPOCH, _FAR_FUTURE)).scalar()
-        return isinstance(value, bool)
+    def _types(self, connection: sa.Connection) -> dict[str, ColumnType]:
+        """Each column and what it holds: from reflection (a table) or the cursor (a query)."""
+        if self.table is not None:
+            table = self._reflect(connection)
+            return {column.name: _column_type(column.type) for column in table.columns}
+        probe = sa.select(sa.text("*")).select_from(self._source(None)).limit(0)
+        result = connection.execute(probe, _params(_EPOCH, _EPOCH))
+        names = list(result.keys())
+        if connection.dialect.name != "postgresql":
+            return dict.fromkeys(names, "number")
+        oids = [int(getattr(d, "type_code", 0)) for d in result.cursor.description or ()]
+        return {name: _PG_TYPES.get(oid, "other") for name, oid in zip(names, oids, strict=False)}
 
 
 def _params(start: datetime, end: datetime) -> dict[str, datetime]:
@@ -262,48 +350,20 @@ def _naive_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
 
 
-def _nan_test(dialect: str) -> Any:
-    """An expression builder testing for NaN: PostgreSQL has NaN = NaN, SQLite has no NaN."""
-    if dialect == "sqlite":
-        return lambda x: sa.false()
-    if dialect == "postgresql":
-        return lambda x: x == sa.cast(sa.literal("NaN"), sa.Float)
-    return lambda x: x != x  # noqa: PLR0124 - IEEE semantics (Trino, DuckDB, ...)
+def _query_values(url: sa.URL) -> list[str]:
+    """The values of a URL's query string (sslpassword=..., options=...): secrets to scrub."""
+    values = url.query.values()
+    return [v for value in values for v in ((value,) if isinstance(value, str) else value)]
 
 
-def _numeric_code(x: Any, bins: NumericBins, nan: Any) -> Any:
-    """Bin = number of edges <= x; NULL/NaN -> the missing bin (last)."""
-    edges = [float(e) for e in bins.edges]
-    whens = [(sa.or_(x.is_(None), nan(x)), bins.missing_index)]
-    whens += [(x < sa.literal(edge, sa.Float), i) for i, edge in enumerate(edges)]
-    return sa.case(*whens, else_=len(edges))
-
-
-def _categorical_code(x: Any, bins: CategoricalBins) -> Any:
-    """Known categories in order, then other (reference, not top K), unseen, missing."""
-    text = sa.cast(x, sa.String)
-    whens: list[tuple[Any, int]] = [(x.is_(None), bins.missing_index)]
-    whens += [(text == category, i) for i, category in enumerate(bins.categories)]
-    rest = sorted(bins.reference - set(bins.categories))
-    if rest:
-        whens.append((text.in_(rest), bins.other_index))
-    return sa.case(*whens, else_=bins.unseen_index)
-
-
-def _segment_code(x: Any, bins: CategoricalBins) -> Any:
-    """Segment index: top values, then other (unseen pooled in), then missing."""
-    text = sa.cast(x, sa.String)
-    k = len(bins.categories)
-    whens: list[tuple[Any, int]] = [(x.is_(None), k + 1)]
-    whens += [(text == category, i) for i, category in enumerate(bins.categories)]
-    return sa.case(*whens, else_=k)
-
-
-def _label_code(y: Any, boolean: bool) -> Any:
-    """0 for label 0, 1 for label 1, 2 for anything else (NULL, NaN, not yet known)."""
-    if boolean:
-        return sa.case((y.is_(True), 1), (y.is_(False), 0), else_=2)
-    return sa.case((y == 0, 0), (y == 1, 1), else_=2)
+def _column_type(kind: sa.types.TypeEngine[Any]) -> ColumnType:
+    if isinstance(kind, sa.Boolean):
+        return "boolean"
+    if isinstance(kind, sa.Integer | sa.Numeric | sa.Float):
+        return "number"
+    if isinstance(kind, sa.String):
+        return "text"
+    return "other"
 
 
 def _kind_of_type(kind: sa.types.TypeEngine[Any]) -> SchemaKind:

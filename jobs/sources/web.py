@@ -1,16 +1,33 @@
 """The http source: GET a URL for the window (`start`/`end` query parameters, ISO 8601 UTC), JSON
-records or CSV, following `next` links, with timeouts and retries. The only module importing httpx.
+records or CSV, following `next` links, with timeouts, retries and a deadline. The only module
+importing httpx.
 
-Retries (at most `attempts` tries) follow connection errors, timeouts, 5xx and 429, waiting
-`backoff * 2**n` seconds (capped) or what `Retry-After` asks. Paging follows a `next` field of a
-JSON body (``{"data" | "records": [...], "next": url}``) or a ``Link: <url>; rel="next"`` header.
-Rows outside the window are rejected (``outside_window``): the endpoint was asked for the window.
+- Retries (at most `attempts` tries) follow connection errors, timeouts, 5xx and 429, waiting
+  `backoff * 2**n` seconds (capped) or what `Retry-After` asks.
+- A read of a window ends within `deadline` seconds, paging, redirects, retries and waits included:
+  each request's socket timeouts are capped to the time left, and the deadline is checked between
+  body chunks (`jobs.sources.transfers`), so an endpoint that trickles its body or never finishes
+  it is cut off (a blocked socket read can outlast the deadline by at most its own timeout, which
+  was no longer than the time left when the request started).
+- Paging follows a `next` field of a JSON body (``{"data" | "records": [...], "next": url}``) or a
+  ``Link: <url>; rel="next"`` header. A next page, or a redirect, that lacks the window parameters
+  is given them.
+- Requests go only to the *origin* (scheme, host, port) of the card's URL, which is where the
+  `headers_env` headers (tokens) belong. A `next` link or a redirect to another origin is refused
+  with a SourceError naming both origins, rather than followed with or without the headers: a
+  different origin serving the next page is more likely a misconfiguration or an attack, and
+  following it without the headers would fail or, worse, read someone else's rows. httpx would keep
+  custom headers (all but Authorization) on a cross-origin redirect, so redirects are followed here,
+  one by one, only within the origin.
+- Rows outside the window, or with a bad timestamp, are rejected (``outside_window``,
+  ``bad_timestamp``): the endpoint was asked for the window. So are csv rows that cannot be parsed
+  (``malformed``).
+- Error messages are scrubbed of the URL's password, query-string values and header values
+  (`jobs.sources.secrets`) before they reach a SourceError.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, closing
@@ -19,7 +36,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 import httpx
-import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
@@ -32,14 +48,28 @@ from jobs.sources.base import (
     SchemaKind,
     Window,
 )
-from jobs.sources.files import NULL_VALUES, csv_batches, kind_of, read_csv_header
-from jobs.sources.rows import Request, shape
+from jobs.sources.cells import kind_of
+from jobs.sources.csvfiles import (
+    TextError,
+    convert_options,
+    csv_stream_batches,
+    max_row_bytes,
+    read_header,
+)
+from jobs.sources.records import kinds_of_records, parse_records, record_batches
+from jobs.sources.rows import Request
+from jobs.sources.secrets import scrub, url_secrets
+from jobs.sources.streams import replay
+from jobs.sources.transfers import BodyStream, Transfer
 
-__all__ = ["DEFAULT_TIMEOUT", "HttpSource"]
+__all__ = ["DEFAULT_DEADLINE", "DEFAULT_TIMEOUT", "HttpSource"]
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+DEFAULT_DEADLINE = 120.0
 MAX_PAGES = 100_000
+MAX_REDIRECTS = 10
 RETRYABLE_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class HttpSource:
@@ -54,25 +84,33 @@ class HttpSource:
         format: Literal["json", "csv"] = "json",
         client: httpx.Client | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        deadline: float = DEFAULT_DEADLINE,
         attempts: int = 4,
         backoff: float = 0.5,
         max_wait: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.url = url
         self.format = format
-        self.timeout = timeout
+        self.timeout = httpx.Timeout(timeout)
+        self.deadline = deadline
         self.attempts = max(1, attempts)
         self.backoff = backoff
         self.max_wait = max_wait
         self.sleep = sleep
+        self.clock = clock
         self._client = client
+        self._origin = _origin(httpx.URL(url))
         self._headers = {}
         for header, variable in (headers_env or {}).items():
             if variable not in environ:
                 reason = f"environment variable {variable} (for the {header} header) is not set"
                 raise SourceError(self.describe(), reason)
             self._headers[header] = environ[variable]
+        # Header values as sent, trimmed, and word by word ("Bearer <token>"), for `scrub`.
+        words = [v for x in self._headers.values() for v in (x, x.strip(), *x.split())]
+        self._secrets = [*url_secrets(url), *words]
 
     def describe(self) -> str:
         """The URL without credentials or query string."""
@@ -82,17 +120,27 @@ class HttpSource:
 
     def columns(self) -> dict[str, SchemaKind]:
         """Kinds inferred from the first page fetched without a window."""
+        transfer = self._transfer()
         with ExitStack() as stack:
             client = self._use_client(stack)
-            stream = self.format == "csv"
-            response = stack.enter_context(closing(self._get(client, self.url, {}, stream=stream)))
-            if stream:
-                body = stack.enter_context(pa.PythonFile(_ResponseStream(response), mode="r"))
-                options = pcsv.ConvertOptions(null_values=NULL_VALUES, strings_can_be_null=True)
-                with closing(pcsv.open_csv(body, convert_options=options)) as reader:
-                    return {f.name: kind_of(f.type) for f in reader.schema}
-            records, _next = self._records(response)
-            return _kinds_of_records(records)
+            transfer.page()
+            if self.format == "csv":
+                response = stack.enter_context(closing(self._get(client, self.url, {}, transfer)))
+                body = self._body(response, transfer)
+                limit = max_row_bytes(DEFAULT_BATCH_ROWS)
+                try:
+                    header = read_header(body, limit=limit)
+                    rest = replay(header.head, body)
+                    readable = stack.enter_context(pa.PythonFile(rest, mode="r"))
+                    with closing(pcsv.open_csv(readable, convert_options=convert_options())) as r:
+                        return {f.name: kind_of(f.type) for f in r.schema}
+                except TextError as error:
+                    raise SourceError(self.describe(), f"the response {error.problem}") from None
+                except pa.ArrowException as error:
+                    raise self._error(f"cannot read the CSV body: {error}") from error
+            _response, content = self._get_all(client, self.url, {}, transfer)
+            records, _next = self._records(content)
+            return kinds_of_records(records)
 
     def batches(
         self,
@@ -106,55 +154,83 @@ class HttpSource:
         report: ReadReport,
         batch_rows: int = DEFAULT_BATCH_ROWS,
     ) -> Iterator[Batch]:
+        """The window's rows, page after page, within the deadline (see the module's rules)."""
         window = Window.of(start, end)
         request = Request(window, dict(columns), timestamp, score, label, outside_rejected=True)
         params = {"start": _iso(start), "end": _iso(end)}
         url: str | None = self.url
         seen: set[str] = set()
+        transfer = self._transfer()
         with ExitStack() as stack:
             client = self._use_client(stack)
             while url is not None:
                 if url in seen or len(seen) >= MAX_PAGES:
-                    raise SourceError(self.describe(), f"paging does not end (at {url})")
+                    raise self._error(f"paging does not end (at {url})")
+                if seen:
+                    self._check_origin(httpx.URL(url), "a next link leads to")
                 page_url = _with_params(url, params) if seen else url
                 page_params = None if seen else params
                 seen.add(url)
-                stream = self.format == "csv"
-                with closing(self._get(client, page_url, page_params, stream=stream)) as response:
-                    next_url = _link_next(response)
-                    if stream:
-                        yield from self._csv_page(response, request, report, batch_rows)
-                    else:
-                        records, body_next = self._records(response)
-                        next_url = body_next or next_url
-                        yield from _record_batches(records, request, report, batch_rows)
+                transfer.page()
+                if self.format == "csv":
+                    with closing(self._get(client, page_url, page_params, transfer)) as response:
+                        next_url = _link_next(response)
+                        yield from self._csv_page(response, transfer, request, report, batch_rows)
+                else:
+                    response, content = self._get_all(client, page_url, page_params, transfer)
+                    records, body_next = self._records(content)
+                    next_url = body_next or _link_next(response)
+                    yield from record_batches(records, request, report, batch_rows)
                 url = str(response.url.join(next_url)) if next_url else None
         report.finish(request.numeric_columns)
+
+    def _transfer(self) -> Transfer:
+        return Transfer(seconds=self.deadline, source=self.describe(), clock=self.clock)
 
     def _use_client(self, stack: ExitStack) -> httpx.Client:
         if self._client is not None:
             return self._client
-        return stack.enter_context(httpx.Client(timeout=self.timeout, follow_redirects=True))
+        return stack.enter_context(httpx.Client(timeout=self.timeout))
+
+    def _get_all(
+        self, client: httpx.Client, url: str, params: Mapping[str, str] | None, transfer: Transfer
+    ) -> tuple[httpx.Response, bytes]:
+        """A successful response and its body (errors while reading it retried like others)."""
+        return self._fetch(client, url, params, transfer, read=True)
 
     def _get(
-        self, client: httpx.Client, url: str, params: Mapping[str, str] | None, *, stream: bool
+        self, client: httpx.Client, url: str, params: Mapping[str, str] | None, transfer: Transfer
     ) -> httpx.Response:
-        """A successful response (status 2xx, body not yet read when streaming), after retries."""
+        """A successful response whose body is still to be streamed, after retries."""
+        return self._fetch(client, url, params, transfer, read=False)[0]
+
+    def _fetch(
+        self,
+        client: httpx.Client,
+        url: str,
+        params: Mapping[str, str] | None,
+        transfer: Transfer,
+        *,
+        read: bool,
+    ) -> tuple[httpx.Response, bytes]:
+        """A successful response (status 2xx) and, when `read`, its body, after retries."""
         problem = ""
+        content = b""
         for attempt in range(self.attempts):
             wait = min(self.backoff * 2**attempt, self.max_wait)
             try:
-                request = client.build_request(
-                    "GET", url, params=params, headers=self._headers, timeout=self.timeout
-                )
-                response = client.send(request, stream=stream)
+                response = self._send(client, url, params, transfer)
+                if read and response.is_success:
+                    with closing(response):
+                        content = _read_body(response, transfer)
             except RETRYABLE_ERRORS as error:
-                problem = _name_error(error)
+                problem = self._scrub(_name_error(error))
+                transfer.check(problem)
             except httpx.HTTPError as error:
-                raise SourceError(self.describe(), f"{type(error).__name__}: {error}") from error
+                raise self._error(f"{type(error).__name__}: {error}") from None
             else:
                 if response.is_success:
-                    return response
+                    return response, content
                 response.close()
                 status = response.status_code
                 problem = f"HTTP {status} {response.reason_phrase}".rstrip()
@@ -162,84 +238,98 @@ class HttpSource:
                     raise SourceError(self.describe(), problem)
                 wait = _retry_after(response, wait, self.max_wait)
             if attempt + 1 < self.attempts:
-                self.sleep(wait)
+                self.sleep(transfer.wait(wait, problem))
         reason = f"gave up after {self.attempts} attempts: {problem}"
         raise SourceError(self.describe(), reason)
 
-    def _records(self, response: httpx.Response) -> tuple[list[Any], str | None]:
-        try:
-            body = json.loads(response.content)
-        except ValueError as error:
-            raise SourceError(self.describe(), f"the response is not JSON: {error}") from error
-        next_url = None
-        if isinstance(body, dict):
-            next_url = body.get("next") if isinstance(body.get("next"), str) else None
-            body = body.get("data", body.get("records"))
-        if not isinstance(body, list) or not all(isinstance(r, dict) for r in body):
-            reason = 'expected a list of records, or {"data": [...]} or {"records": [...]}'
+    def _send(
+        self, client: httpx.Client, url: str, params: Mapping[str, str] | None, transfer: Transfer
+    ) -> httpx.Response:
+        """The response to GET `url` (body not read), redirects followed within the origin only."""
+        target = httpx.URL(url).copy_merge_params(params) if params else httpx.URL(url)
+        for _ in range(MAX_REDIRECTS + 1):
+            request = client.build_request(
+                "GET", target, headers=self._headers, timeout=self._timeout(transfer)
+            )
+            response = client.send(request, stream=True, follow_redirects=False)
+            if not response.is_redirect:
+                return response
+            response.close()
+            target = request.url.join(response.headers["Location"])
+            self._check_origin(target, f"the server redirects ({response.status_code}) to")
+            if params:
+                target = httpx.URL(_with_params(str(target), params))
+        raise SourceError(self.describe(), f"more than {MAX_REDIRECTS} redirects")
+
+    def _timeout(self, transfer: Transfer) -> httpx.Timeout:
+        """The socket timeouts, none longer than the time left before the deadline."""
+        left = max(transfer.left(), 0.001)
+        parts = self.timeout.as_dict()
+        capped = {k: left if v is None else min(v, left) for k, v in parts.items()}
+        return httpx.Timeout(**capped)
+
+    def _check_origin(self, target: httpx.URL, how: str) -> None:
+        origin = _origin(target)
+        if origin != self._origin:
+            reason = (
+                f"{how} {_show(origin)}, another origin than the card's URL ({_show(self._origin)})"
+                ": refused, so that the source's headers are only ever sent where they belong"
+                " (a next page on another origin is a misconfiguration or an attack; if that"
+                " origin is meant, put its URL in the card)"
+            )
             raise SourceError(self.describe(), reason)
-        return body, next_url
+
+    def _body(self, response: httpx.Response, transfer: Transfer) -> BodyStream:
+        """The streamed body; a transport error while reading it becomes a SourceError (the
+        deadline's when it has passed: a socket timeout capped to the time left)."""
+
+        def cut_off(error: Exception) -> Exception:
+            if not isinstance(error, httpx.HTTPError):
+                return error
+            problem = self._scrub(_name_error(error))
+            if transfer.left() <= 0:
+                return transfer.expired(problem)
+            return SourceError(self.describe(), f"the response was cut off: {problem}")
+
+        return BodyStream(response.iter_bytes(), transfer, cut_off)
+
+    def _records(self, content: bytes) -> tuple[list[dict[str, Any]], str | None]:
+        try:
+            return parse_records(content)
+        except ValueError as error:
+            raise self._error(str(error)) from None
 
     def _csv_page(
-        self, response: httpx.Response, request: Request, report: ReadReport, batch_rows: int
+        self,
+        response: httpx.Response,
+        transfer: Transfer,
+        request: Request,
+        report: ReadReport,
+        batch_rows: int,
     ) -> Iterator[Batch]:
-        body = _ResponseStream(response)
-        peek = io.BufferedReader(_Peek(body), buffer_size=256)
-        header = read_csv_header(io.TextIOWrapper(peek, encoding="utf-8-sig", newline=""))
-        present = [name for name in request.names if name in header]
-        body.rewind()
+        body = self._body(response, transfer)
         try:
-            with pa.PythonFile(body, mode="r") as readable:
-                yield from csv_batches(
-                    readable,
-                    header=header,
-                    present=present,
-                    request=request,
-                    report=report,
-                    batch_rows=batch_rows,
-                )
-        except (httpx.HTTPError, pa.ArrowException) as error:
-            raise SourceError(self.describe(), f"cannot read the CSV body: {error}") from error
+            yield from csv_stream_batches(body, request, report, batch_rows)
+        except TextError as error:
+            raise SourceError(self.describe(), f"the response body {error.problem}") from None
+        except pa.ArrowException as error:
+            raise self._error(f"cannot read the CSV body: {error}") from error
+
+    def _scrub(self, text: str) -> str:
+        return scrub(text, self._secrets)
+
+    def _error(self, reason: str) -> SourceError:
+        """A SourceError whose reason is scrubbed of the URL's and headers' secrets."""
+        return SourceError(self.describe(), self._scrub(reason))
 
 
-def _record_batches(
-    records: list[dict[str, Any]], request: Request, report: ReadReport, batch_rows: int
-) -> Iterator[Batch]:
-    for first in range(0, len(records), batch_rows):
-        part = records[first : first + batch_rows]
-        keys = {key for record in part for key in record}
-        raw = {}
-        for name in request.names:
-            if name in keys:
-                cells = (record.get(name) for record in part)
-                raw[name] = np.fromiter(cells, dtype=object, count=len(part))
-        batch = shape(raw, len(part), request, report)
-        if batch is not None:
-            yield batch
-
-
-def _kinds_of_records(records: list[dict[str, Any]]) -> dict[str, SchemaKind]:
-    kinds: dict[str, SchemaKind] = {}
-    for record in records:
-        for key, value in record.items():
-            if kinds.get(key, "categorical") != "categorical" or value is None:
-                kinds.setdefault(key, "categorical")
-                continue
-            if isinstance(value, bool) or not isinstance(value, int | float | str):
-                kinds[key] = "categorical"
-            elif isinstance(value, int | float):
-                kinds[key] = "numeric"
-            else:
-                kinds[key] = "timestamp" if _is_iso_time(value) else "categorical"
-    return kinds
-
-
-def _is_iso_time(text: str) -> bool:
-    try:
-        datetime.fromisoformat(text)
-    except ValueError:
-        return False
-    return len(text) >= 10
+def _read_body(response: httpx.Response, transfer: Transfer) -> bytes:
+    """The body of a streamed `response`, the deadline checked between chunks."""
+    chunks = []
+    for chunk in response.iter_bytes():
+        transfer.receive(len(chunk))
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _iso(moment: datetime) -> str:
@@ -260,6 +350,17 @@ def _link_next(response: httpx.Response) -> str | None:
     return link.get("url") if link else None
 
 
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in."""
+    return url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme)
+
+
+def _show(origin: tuple[str, str, int | None]) -> str:
+    scheme, host, port = origin
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}" + ("" if port == _DEFAULT_PORTS.get(scheme) else f":{port}")
+
+
 def _name_error(error: Exception) -> str:
     return f"{type(error).__name__} ({error})" if str(error) else type(error).__name__
 
@@ -276,50 +377,3 @@ def _retry_after(response: httpx.Response, default: float, cap: float) -> float:
         except (TypeError, ValueError):
             return default
     return min(max(seconds, 0.0), cap)
-
-
-class _ResponseStream(io.RawIOBase):
-    """A streaming response body as a readable file, for pyarrow; can replay what was peeked."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self._chunks = response.iter_bytes()
-        self._pending = b""
-        self._peeked = bytearray()
-        self._peeking = True
-
-    def readable(self) -> bool:
-        return True
-
-    def rewind(self) -> None:
-        """Stop recording; the next reads replay what was read so far, then go on."""
-        self._pending = bytes(self._peeked) + self._pending
-        self._peeked = bytearray()
-        self._peeking = False
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        while not self._pending:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._pending = chunk
-        size = min(len(view), len(self._pending))
-        view[:size] = self._pending[:size]
-        if self._peeking:
-            self._peeked += self._pending[:size]
-        self._pending = self._pending[size:]
-        return size
-
-
-class _Peek(io.RawIOBase):
-    """Reads a `_ResponseStream` in small pieces, so peeking takes little more than the header."""
-
-    def __init__(self, stream: _ResponseStream) -> None:
-        self._stream = stream
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        return self._stream.readinto(view[: min(len(view), 256)])

@@ -1,13 +1,14 @@
 """A real HTTP server on loopback (port 0, own thread) that plays scripted responses per path.
 
 Each path has a queue of `Reply`s; the last one repeats. Requests are recorded (path, query,
-headers) so tests can assert what the source asked for.
+headers) so tests can assert what the source asked for. A reply can wait (`delay`), send its body
+a byte at a time (`trickle` seconds apart) or never send it (`hang`); every wait ends when the
+server stops, and stopping joins every handler thread, so no thread outlives `running_server`.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ class Reply:
     body: bytes | str = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    trickle: float = 0.0
+    hang: bool = False
 
 
 @dataclass
@@ -34,6 +37,7 @@ class ScoresServer:
     def __init__(self) -> None:
         self.replies: dict[str, list[Reply]] = {}
         self.requests: list[Seen] = []
+        self.stopping = threading.Event()
         self._lock = threading.Lock()
         server = self
 
@@ -46,7 +50,8 @@ class ScoresServer:
                     )
                     queue = server.replies.get(parts.path, [Reply(404, "no such path")])
                     reply = queue.pop(0) if len(queue) > 1 else queue[0]
-                time.sleep(reply.delay)
+                if server.stopping.wait(reply.delay):
+                    return
                 body = reply.body.encode() if isinstance(reply.body, str) else reply.body
                 try:
                     self.send_response(reply.status)
@@ -54,7 +59,17 @@ class ScoresServer:
                         self.send_header(name, value)
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
-                    self.wfile.write(body)
+                    if reply.hang:
+                        self.wfile.flush()
+                        server.stopping.wait()
+                    elif reply.trickle:
+                        for i in range(len(body)):
+                            self.wfile.write(body[i : i + 1])
+                            self.wfile.flush()
+                            if server.stopping.wait(reply.trickle):
+                                return
+                    else:
+                        self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client timed out and left
 
@@ -62,7 +77,7 @@ class ScoresServer:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd.daemon_threads = False  # server_close() joins the handler threads
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
     def script(self, path: str, *replies: Reply) -> str:
@@ -83,6 +98,7 @@ def running_server() -> Iterator[ScoresServer]:
     try:
         yield server
     finally:
+        server.stopping.set()
         server.httpd.shutdown()
         server.httpd.server_close()
         thread.join()

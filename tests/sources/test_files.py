@@ -64,16 +64,14 @@ not a time,0.3,300,NL,1
     )
     batch, report = read(FileSource(kind="csv", path="scores.csv", base_dir=tmp_path))
 
-    assert report.rows_read == 10
+    assert report.rows_read == 8
     assert report.rows_skipped == 2
-    assert report.rows_rejected == 6
+    assert report.rows_rejected == 4
     assert report.rows_kept == 4
-    assert report.rejected == {
-        "nan_score": 2,
-        "score_out_of_range": 1,
-        "wrong_type:score": 1,
-        "bad_timestamp": 2,
-    }
+    assert report.rejected == {"nan_score": 2, "score_out_of_range": 1, "wrong_type:score": 1}
+    # Rows without a usable timestamp belong to no window: charged to their file instead.
+    assert report.unplaced == {"scores.csv": 2}
+    assert report.unplaced_reasons == {"scores.csv": {"bad_timestamp": 2}}
     assert report.bad_cells == {"wrong_type:income": 1, "wrong_type:label": 1}
     assert report.missing_columns == []
     assert batch["score"].tolist() == [0.1, 0.2, 0.4, 1.0]
@@ -84,10 +82,13 @@ not a time,0.3,300,NL,1
     assert batch["scored_at"].dtype == np.dtype("datetime64[ns]")
     assert batch["scored_at"][2] == np.datetime64("2024-07-01T09:00:00")  # +02:00 -> UTC
     summary = report.summary()
-    assert summary.startswith("10 rows read; 6 rejected (")
+    assert summary.startswith("8 rows read; 4 rejected (")
     assert "1 with a score that is not a number" in summary
-    assert "2 with a missing or unreadable timestamp" in summary
     assert "2 outside the window skipped" in summary
+    assert (
+        "2 rows that cannot be placed in time, in no window: "
+        "2 in scores.csv (2 with a missing or unreadable timestamp)"
+    ) in summary
 
 
 def test_window_is_half_open(tmp_path: Path) -> None:
@@ -163,10 +164,14 @@ def test_no_matching_file_is_a_source_error(tmp_path: Path) -> None:
         read(FileSource(kind="csv", path="missing/*.csv", base_dir=tmp_path))
 
 
-def test_malformed_csv_is_a_source_error(tmp_path: Path) -> None:
-    write(tmp_path / "s.csv", "scored_at,score\n2024-07-01T01:00:00,0.1,extra,fields\n")
-    with pytest.raises(SourceError, match=r"cannot read s\.csv"):
-        read(FileSource(kind="csv", path="s.csv", base_dir=tmp_path), columns={})
+def test_a_malformed_row_costs_one_row(tmp_path: Path) -> None:
+    write(
+        tmp_path / "s.csv",
+        "scored_at,score\n2024-07-01T01:00:00,0.1,extra\n2024-07-01T02:00:00,0.2\n",
+    )
+    batch, report = read(FileSource(kind="csv", path="s.csv", base_dir=tmp_path), columns={})
+    assert batch["score"].tolist() == [0.2]
+    assert report.rows_read == 1 and report.unplaced == {"s.csv": 1}
 
 
 def test_columns_come_from_the_schema(tmp_path: Path) -> None:

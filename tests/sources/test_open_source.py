@@ -39,6 +39,14 @@ def test_dispatches_on_kind(tmp_path: Path) -> None:
         base_dir=tmp_path,
     )
     assert isinstance(web, HttpSource) and web.format == "csv"
+    assert web.deadline == 120.0
+
+
+def test_an_http_deadline_from_the_card(tmp_path: Path) -> None:
+    spec = Spec("http", url="https://x.test/s")
+    spec.deadline = 30  # type: ignore[attr-defined]
+    web = open_source(spec, environ={}, base_dir=tmp_path)
+    assert isinstance(web, HttpSource) and web.deadline == 30.0
 
 
 def test_card_source_models(tmp_path: Path) -> None:

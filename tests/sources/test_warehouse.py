@@ -4,7 +4,6 @@ the in-memory one (NULL, NaN, values on edges, ±inf, unseen categories, segment
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ from jobs.errors import SourceError
 from jobs.sources.base import ReadReport
 from jobs.sources.warehouse import SqlSource
 from jobs.stats import Bins, CategoricalBins, NumericBins, Profile, profile_batch
-from tests.databases import postgres_url, scratch_postgres
 
 START = datetime(2024, 7, 1, tzinfo=UTC)
 END = datetime(2024, 7, 2, tzinfo=UTC)
@@ -25,30 +23,6 @@ WINDOW_QUERY = "SELECT * FROM scores WHERE scored_at >= :start AND scored_at < :
 LOOSE_QUERY = (
     "SELECT * FROM scores WHERE scored_at >= :start - INTERVAL '1 day' AND :end IS NOT NULL"
 )
-
-
-@pytest.fixture(scope="module", name="postgres")
-def _postgres() -> Iterator[str]:
-    base = postgres_url()
-    if base is None:
-        pytest.skip("HANDOFF_TEST_POSTGRES_URL is not set")
-    with scratch_postgres(base) as url:
-        yield url
-
-
-@pytest.fixture(
-    name="url", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def _url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'warehouse.db'}"
-        return
-    url: str = request.getfixturevalue("postgres")
-    yield url
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(sa.text("DROP TABLE IF EXISTS scores"))
-    engine.dispose()
 
 
 def rows(n: int = 600, seed: int = 3) -> list[dict[str, Any]]:
@@ -138,8 +112,17 @@ def pushed(source: SqlSource, bins: Bins) -> tuple[Profile, ReadReport]:
     return profile, report
 
 
-def counters(report: ReadReport) -> tuple[int, int, dict[str, int]]:
-    return report.rows_read, report.rows_rejected, dict(report.rejected)
+def counters(report: ReadReport) -> tuple[object, ...]:
+    """What both paths must count alike."""
+    return (
+        report.rows_read,
+        report.rows_rejected,
+        dict(report.rejected),
+        dict(report.bad_cells),
+        dict(report.type_changes),
+        report.missing_columns,
+        report.duplicate_rows,
+    )
 
 
 @pytest.mark.parametrize("form", ["table", "query"])
@@ -156,9 +139,92 @@ def test_pushdown_equals_the_in_memory_profile(url: str, form: str) -> None:
     assert counters(database_report) == counters(memory_report)
     # NULL and NaN (which SQLite stores as NULL) are missing, on either backend.
     assert memory_report.rejected == {"nan_score": 2, "score_out_of_range": 2}
+    assert memory_report.duplicate_rows == 1  # income NULL and income NaN: both missing
     assert database.features["income"][-1] == 2
     assert database.segments["region"]["DE"].rows > 0
     assert database.score_label[:, 2].sum() >= 2  # NULL and 2 are unknown labels
+
+
+# Numbers written as text, and text that is no number, in numeric columns: SQLite keeps text in a
+# REAL column; on PostgreSQL the realistic case is a text column holding numbers as text.
+TEXT_CELLS: list[dict[str, Any]] = [
+    *({"income": v} for v in ("n/a", "1,5", "", " 0.75 ", "-inf", "Infinity", "NaN", "1e400")),
+    *({"income": v} for v in ("-1e-400", "1e99999", "-1E+99999", "0e99999", "1e-00001")),
+    *({"age": v} for v in ("forty", "41", "4e1")),
+    *({"score": v} for v in ("high", "", " 0.5", "nan", "1.5e0", ".25")),
+    *({"label": v} for v in ("yes", "1.0", "0")),
+]
+
+
+def create_with_text(url: str, data: list[dict[str, Any]]) -> None:
+    """`data` and TEXT_CELLS. On SQLite, score and income are REAL columns (which keep text that is
+    no number) and age and label text columns; on PostgreSQL all four are text columns."""
+    postgres = url.startswith("postgresql")
+    names = ("score", "income", "age", "label")
+    texts = set(names) if postgres else {"age", "label"}
+    table = sa.Table(
+        "scores",
+        sa.MetaData(),
+        sa.Column("scored_at", sa.DateTime),
+        *(sa.Column(n, sa.Text if n in texts else sa.Float) for n in names),
+        sa.Column("region", sa.String(20)),
+    )
+    # Inserted without the column types, which would turn every value into a float.
+    untyped = sa.table(
+        "scores",
+        sa.column("scored_at", sa.DateTime),
+        *(sa.column(n) for n in names),
+        sa.column("region"),
+    )
+    base = {"scored_at": datetime(2024, 7, 1, 12), "score": 0.3, "income": 0.2, "age": 40}
+    base |= {"region": "DE", "label": 1}
+    everything = [{**dict.fromkeys(names), **r} for r in data]
+    everything += [{**base, **change} for change in TEXT_CELLS]
+    everything = [
+        {k: str(v) if k in texts and v is not None else v for k, v in r.items()} for r in everything
+    ]
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        table.drop(connection, checkfirst=True)
+        table.create(connection)
+        connection.execute(untyped.insert(), everything)
+    engine.dispose()
+
+
+@pytest.mark.parametrize("form", ["table", "query"])
+def test_text_in_numeric_columns_counts_alike_in_the_database(url: str, form: str) -> None:
+    create_with_text(url, rows(200))
+    spec: dict[str, str] = {"table": "scores"} if form == "table" else {"query": WINDOW_QUERY}
+    source = SqlSource(url_env="W", environ={"W": url}, **spec)
+    bins = make_bins()
+
+    memory, memory_report = in_memory(source, bins)
+    database, database_report = pushed(source, bins)
+
+    assert counters(database_report) == counters(memory_report)
+    assert database == memory
+    assert memory_report.rejected["wrong_type:score"] == 2  # "high" and "": not numbers
+    assert memory_report.rejected["nan_score"] == 3  # NULL, NaN and "nan"
+    assert memory_report.rejected["score_out_of_range"] == 3  # 1.5, -0.1 and "1.5e0"
+    assert memory_report.bad_cells == {
+        "wrong_type:income": 3,
+        "wrong_type:age": 1,
+        "wrong_type:label": 1,
+    }
+    # Unreadable text is missing, never the largest value: NULL, NaN, "NaN", 3 unreadable.
+    assert database.features["income"][-1] == 6
+
+
+def test_duplicate_rows_are_counted_alike_in_the_database(url: str) -> None:
+    data = rows(100)
+    create(url, data + data[:10] + [{**data[20], "label": 0 if data[20]["label"] else 1}])
+    source = SqlSource(url_env="W", environ={"W": url}, table="scores")
+    memory, memory_report = in_memory(source, make_bins())
+    database, database_report = pushed(source, make_bins())
+    assert database == memory
+    inside = sum(START <= r["scored_at"].replace(tzinfo=UTC) < END for r in data[:10])
+    # The copies of the first ten rows that fall in the window, and income NULL = income NaN.
+    assert database_report.duplicate_rows == memory_report.duplicate_rows == inside + 1 > 1
 
 
 def test_a_query_that_ignores_the_window_has_rows_rejected(url: str) -> None:
@@ -234,13 +300,35 @@ def test_a_missing_url_variable_is_named() -> None:
 
 
 def test_the_password_never_appears_in_messages() -> None:
-    url = "postgresql+psycopg://reader:s3cret@127.0.0.1:1/warehouse"
+    url = "postgresql+psycopg://reader:s3cret@127.0.0.1:1/warehouse?sslpassword=pw-xyzzy"
     source = SqlSource(url_env="W", environ={"W": url}, table="scores")
     assert "s3cret" not in source.where() and "***" in source.where()
+    assert "pw-xyzzy" not in source.where()
     with pytest.raises(SourceError) as error:
         source.columns()
     assert "s3cret" not in str(error.value)
     assert error.value.source == "sql $W table scores"
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        # A closed port: the driver names the host, never the password.
+        ("postgresql+psycopg://u:s3cret@127.0.0.1:1/db?sslpassword=pw-xyzzy", "port 1 failed"),
+        # libpq quotes a bad option value back: a query-string value, scrubbed.
+        ("postgresql+psycopg://u:s3cret@127.0.0.1:1/db?sslmode=mode-xyzzy", "invalid sslmode"),
+        ("postgresql+psycopg://u:s3cret@127.0.0.1:1/db?connect_timeout=t-xyzzy", "connect_time"),
+        ("sqlite:///file:/nonexistent/x.db?mode=ro&uri=true&vfs=vfs-xyzzy", "no such vfs"),
+        ("sqlite:////nonexistent/folder/x.db", "unable to open database file"),
+        ("postgresql+psycopg://u:s3cret@127.0.0.1:nope/db?sslpassword=pw-xyzzy", "usable URL"),
+    ],
+)
+def test_driver_messages_are_scrubbed_of_the_url_secrets(url: str, said: str) -> None:
+    with pytest.raises(SourceError) as error:
+        SqlSource(url_env="W", environ={"W": url}, table="scores").columns()
+    message = str(error.value)
+    assert said in message
+    assert "s3cret" not in message and "xyzzy" not in message
 
 
 def test_an_unknown_table_is_a_source_error(tmp_path: Path) -> None:

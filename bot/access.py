@@ -30,6 +30,25 @@ class Access:
                 return True
         return False
 
+    def role(self, user: str, card: CardView) -> str | None:
+        """What `user` is to the model: a builder, on its ladder, an admin, or nothing (None)."""
+        if any(b == user or self.directory.user_id(b) == user for b in card.builders):
+            return "a builder"
+        ladder = [r for r in card.ladder if r != "builders"]
+        for rung in ladder:
+            if rung.startswith("#"):
+                if user in self.directory.members(rung):
+                    return "on its escalation ladder"
+            elif rung == user or self.directory.user_id(rung) == user:
+                return "on its escalation ladder"
+        return "an admin" if user in self.admins else None
+
+    def may_check(self, user: str, card: CardView) -> bool:
+        """`/model check` is for the builders and admins (a check costs a read of the source)."""
+        if user in self.admins:
+            return True
+        return any(b == user or self.directory.user_id(b) == user for b in card.builders)
+
     def who_may(self, card: CardView) -> str:
         """In words, for a refusal: the builders and the ladder, tagged."""
         people = self.directory.people(card.builders)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App, BoltResponse
@@ -26,13 +27,21 @@ from store import repo
 log = logging.getLogger(__name__)
 
 
-def build_app(*, client: WebClient, signing_secret: str, deps: Deps) -> App:
-    """The app on `client` (whose base URL is SLACK_API_URL) with handoff's listeners."""
+def build_app(
+    *,
+    client: WebClient,
+    signing_secret: str,
+    deps: Deps,
+    executor: ThreadPoolExecutor | None = None,
+) -> App:
+    """The app on `client` (whose base URL is SLACK_API_URL) with handoff's listeners; they run
+    in `executor` after their ack (its owner shuts it down)."""
     app = App(
         client=client,
         signing_secret=signing_secret,
         token_verification_enabled=False,  # the runtime called auth.test already
         raise_error_for_unhandled_request=False,
+        listener_executor=executor,
     )
 
     @app.middleware

@@ -61,6 +61,21 @@ def upgrade() -> None:
     click.echo(f"database at {shown} is at revision {revision}")
 
 
+@cli.command()
+@click.option("--socket-mode", is_flag=True, help="for Socket Mode (no request URLs)")
+@click.option(
+    "--url",
+    default="https://handoff.example.com",
+    show_default=True,
+    help="where `handoff run` is reachable from Slack (HTTP mode)",
+)
+def manifest(socket_mode: bool, url: str) -> None:
+    """Print the Slack app manifest (YAML): create the app from it at api.slack.com/apps."""
+    from bot.manifest import manifest_yaml
+
+    click.echo(manifest_yaml(url=url, socket_mode=socket_mode), nl=False)
+
+
 def main() -> None:
     cli(prog_name="handoff")
 

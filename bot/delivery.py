@@ -7,8 +7,8 @@ happened (replies), and sends it through one `WebClient` whose base URL is `SLAC
 - **Order.** Rows of one episode go in order; a thread reply (or an edit) waits for its root, and
   dies with it when the root could not be posted. An edit overtaken by a newer edit or by the
   root's first post is superseded, not sent.
-- **Pace.** Posts to one channel are paced to Slack's ~1 message a second; channels are served in
-  turn, so one busy channel does not hold up the others.
+- **Pace.** Posts to one channel are paced to Slack's ~1 message a second; up to `SENDERS`
+  channels are served at once, each by one sender in order, so a busy channel holds up no other.
 - **Failures.** Timeouts, connection errors and 5xx are retried with backoff and jitter, 429 after
   the `Retry-After` it asks (and its channel pauses that long), all inside this job, never in a
   listener; slack_sdk's own retry handlers are off, so nothing sleeps behind our back. A permanent
@@ -24,13 +24,16 @@ happened (replies), and sends it through one `WebClient` whose base URL is `SLAC
 
 from __future__ import annotations
 
+import heapq
 import http.client
 import logging
 import socket
+import threading
 import time
 import urllib.error
 from collections import defaultdict, deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -54,7 +57,10 @@ from store.states import THREAD_KINDS, NotificationKind, NotificationStatus
 log = logging.getLogger(__name__)
 
 POST_PACE = 1.0
+"""Seconds from one post's answer to the next post in the same channel (Slack: ~1 a second)."""
 EDIT_PACE = 0.2
+SENDERS = 8
+"""Channels served at once (each channel by one sender at a time, in order)."""
 NETWORK_ERRORS = (
     TimeoutError,
     socket.timeout,
@@ -93,6 +99,76 @@ class DeliveryReport:
     found_after_crash: int = 0
     errors: list[str] = field(default_factory=list)
 
+    def add(self, other: DeliveryReport) -> None:
+        for name in ("sent", "superseded", "retried", "dead", "waiting", "rate_limited"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.found_after_crash += other.found_after_crash
+        self.errors += other.errors
+
+
+class _Plan:
+    """A batch as senders share it: a queue per channel, served in the order the channels become
+    ready (their pace), one sender per channel at a time so each channel's rows keep their order.
+    An episode whose row failed is blocked: its later rows in the batch wait for the next round."""
+
+    def __init__(
+        self, items: list[OutboxItem], ready_at: dict[str, float], clock: Callable[[], float]
+    ) -> None:
+        self.queues: dict[str, deque[OutboxItem]] = defaultdict(deque)
+        for item in items:
+            self.queues[item.channel].append(item)
+        self._ready_at = ready_at
+        self._clock = clock
+        self._heap = [(ready_at[c], i, c) for i, c in enumerate(self.queues)]
+        heapq.heapify(self._heap)
+        self._seq = len(self._heap)
+        self._busy: set[str] = set()
+        self._blocked: set[int] = set()
+        self._cond = threading.Condition()
+
+    def take(self, deadline: float) -> tuple[str, OutboxItem] | None:
+        with self._cond:
+            while True:
+                now = self._clock()
+                if now >= deadline:
+                    return None
+                if not self._heap:
+                    if not self._busy:
+                        return None
+                    self._cond.wait(0.05)
+                    continue
+                ready, _seq, channel = self._heap[0]
+                if ready > now:
+                    self._cond.wait(min(ready, deadline) - now)
+                    continue
+                heapq.heappop(self._heap)
+                self._busy.add(channel)
+                return channel, self.queues[channel].popleft()
+
+    def give_back(self, channel: str) -> None:
+        with self._cond:
+            self._busy.discard(channel)
+            if self.queues[channel]:
+                self._seq += 1
+                heapq.heappush(self._heap, (self._ready_at[channel], self._seq, channel))
+            self._cond.notify_all()
+
+    def is_blocked(self, item: OutboxItem) -> bool:
+        with self._cond:
+            return item.episode_id is not None and item.episode_id in self._blocked
+
+    def block(self, item: OutboxItem) -> None:
+        if item.episode_id is not None:
+            with self._cond:
+                self._blocked.add(item.episode_id)
+
+    def leftovers(self) -> list[OutboxItem]:
+        with self._cond:
+            left = [item for queue in self.queues.values() for item in queue]
+            for queue in self.queues.values():
+                queue.clear()
+            return left
+
 
 class _Retry(Exception):
     def __init__(self, reason: str, *, after: float | None = None, uncertain: bool = False):
@@ -121,6 +197,7 @@ class Deliverer:
         holder: str,
         directory: Directory | None = None,
         post_pace: float = POST_PACE,
+        workers: int = SENDERS,
         hold: timedelta = outbox.HOLD,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -130,6 +207,7 @@ class Deliverer:
         self.holder = holder
         self.directory = directory or Directory(client)
         self.post_pace = post_pace
+        self.workers = workers
         self.hold = hold
         self.clock = clock
         self.now = now
@@ -155,32 +233,30 @@ class Deliverer:
     # --- a batch: channels in turn, each paced, each episode in order
 
     def _batch(self, items: list[OutboxItem], deadline: float, report: DeliveryReport) -> None:
-        queues: dict[str, deque[OutboxItem]] = defaultdict(deque)
-        for item in items:
-            queues[item.channel].append(item)
-        blocked: set[int] = set()  # episodes whose earlier row did not go out in this batch
-        while queues:
-            if self.clock() >= deadline:
-                for queue in queues.values():
-                    for item in queue:
-                        outbox.release(self.sessions, item, at=self.now())
-                        report.waiting += 1
-                return
-            ready = [c for c in queues if self._ready_at[c] <= self.clock()]
-            if not ready:
-                earliest = min(self._ready_at[c] for c in queues)
-                time.sleep(max(0.0, min(earliest, deadline) - self.clock()))
-                continue
-            for channel in ready:
-                item = queues[channel].popleft()
-                if not queues[channel]:
-                    del queues[channel]
-                if item.episode_id is not None and item.episode_id in blocked:
+        plan = _Plan(items, self._ready_at, self.clock)
+        workers = max(1, min(self.workers, len(plan.queues)))
+        with ThreadPoolExecutor(workers, thread_name_prefix="handoff-deliver") as pool:
+            reports = [pool.submit(self._work, plan, deadline) for _ in range(workers)]
+        for done in reports:
+            report.add(done.result())
+        for item in plan.leftovers():  # the budget ran out: they wait for the next round
+            outbox.release(self.sessions, item, at=self.now())
+            report.waiting += 1
+
+    def _work(self, plan: _Plan, deadline: float) -> DeliveryReport:
+        """One sender: takes the channel that is ready first, sends its next row, gives it back."""
+        mine = DeliveryReport()
+        while (taken := plan.take(deadline)) is not None:
+            channel, item = taken
+            try:
+                if plan.is_blocked(item):
                     outbox.release(self.sessions, item, at=self.now() + timedelta(seconds=2))
-                    report.waiting += 1
-                    continue
-                if not self._one(item, report) and item.episode_id is not None:
-                    blocked.add(item.episode_id)
+                    mine.waiting += 1
+                elif not self._one(item, mine):
+                    plan.block(item)
+            finally:
+                plan.give_back(channel)
+        return mine
 
     def _one(self, item: OutboxItem, report: DeliveryReport) -> bool:
         """Deliver one row; False when it did not go out (later rows of its episode wait)."""
@@ -340,13 +416,17 @@ class Deliverer:
         *,
         pace: float | None = None,
     ) -> Any:
-        self._ready_at[item.channel] = self.clock() + (pace if pace is not None else self.post_pace)
+        """Send once; the channel's next post waits `pace` from when this one was answered, so
+        Slack sees them at least that far apart whatever the network's jitter."""
+        wait = pace if pace is not None else self.post_pace
         try:
             return send()
         except SlackApiError as error:
             self._failed(item, error)
         except NETWORK_ERRORS as error:
             raise _Retry(f"{type(error).__name__}: {error}", uncertain=True) from None
+        finally:
+            self._ready_at[item.channel] = max(self._ready_at[item.channel], self.clock() + wait)
 
     def _failed(self, item: OutboxItem, error: SlackApiError) -> None:
         response = error.response

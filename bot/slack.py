@@ -27,8 +27,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.access import Access
 from bot.app import build_app
+from bot.checking import CheckNow
 from bot.delivery import NETWORK_ERRORS, Deliverer, make_client
 from bot.directory import Directory
+from bot.listeners.commands import permalinker
 from bot.listeners.deps import Deps
 from bot.settings import Settings, SettingsError
 
@@ -56,7 +58,7 @@ class Kicker:
             log.exception("delivering %s after an action failed", model_id)
 
     def stop(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass
@@ -67,6 +69,8 @@ class SlackLink:
     deliverer: Deliverer
     identity: str
     kicker: Kicker
+    listeners: ThreadPoolExecutor
+    check_now: CheckNow
     wsgi: SlackRequestHandler | None = None
     socket: SocketModeHandler | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -90,10 +94,14 @@ class SlackLink:
                     log.exception("Socket Mode reconnect failed")
 
     def stop(self) -> None:
+        """Close the socket, then let the listeners and kicks in flight finish (bounded by their
+        own timeouts) so that none outlives the database it writes to."""
         self._stop.set()
-        self.kicker.stop()
         if self.socket is not None:
             self.socket.close()  # type: ignore[no-untyped-call]
+        self.listeners.shutdown(wait=True, cancel_futures=True)
+        self.check_now.stop()
+        self.kicker.stop()
 
 
 def off_reason(settings: Settings) -> str | None:
@@ -124,14 +132,26 @@ def connect(settings: Settings, sessions: sessionmaker[Session], holder: str) ->
         sessions=sessions, client=client, holder=f"{holder}:kick", directory=directory
     )
     kicker = Kicker(kicks)
+    check_now = CheckNow(sessions=sessions, client=client, delivered=kicker.kick)
     deps = Deps(
         sessions=sessions,
         directory=directory,
         access=Access(directory, settings.admins),
         kick=kicker.kick,
+        check_now=check_now,
+        permalink=permalinker(client),
     )
-    app = build_app(client=client, signing_secret=settings.slack_signing_secret or "", deps=deps)
-    link = SlackLink(app=app, deliverer=deliverer, identity=identity, kicker=kicker)
+    listeners = ThreadPoolExecutor(max_workers=8, thread_name_prefix="handoff-listener")
+    secret = settings.slack_signing_secret or ""
+    app = build_app(client=client, signing_secret=secret, deps=deps, executor=listeners)
+    link = SlackLink(
+        app=app,
+        deliverer=deliverer,
+        identity=identity,
+        kicker=kicker,
+        listeners=listeners,
+        check_now=check_now,
+    )
     if settings.slack_app_token:
         link.socket = SocketModeHandler(app, settings.slack_app_token, web_client=client)
     else:

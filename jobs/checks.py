@@ -228,6 +228,7 @@ def _judge(
     trends = series.trend_observations(history, today_series, end, thresholds)
     levels = _strongest(observations)
     metrics = _metrics_json(report, pooled, today_series)
+    metrics["read"] = _read_json(read)
     if matured_report is not None:
         metrics["matured"] = report_json(matured_report)
     return merge_trends(levels, trends, live, score=card.data.score), metrics
@@ -298,3 +299,16 @@ def record_abandoned(sessions: sessionmaker[Session], guard: Guard, *, now: date
         start, end = guard.window or window_of(session, guard.model_id, None, now)
     window = Window(guard.model_id, start, end, now)
     record_failure(sessions, window, loaded.card, error=guard.abandoned())
+
+
+def _read_json(read: ReadReport) -> dict[str, Any]:
+    """What reading the window found beyond the counts: kept with the run."""
+    return {
+        "skipped": read.rows_skipped,
+        "unplaced": dict(read.unplaced),
+        "duplicate_files": [list(pair) for pair in read.duplicate_files],
+        "duplicate_rows": read.duplicate_rows,
+        "duplicate_rows_exact": read.duplicate_rows_exact,
+        "missing_columns": list(read.missing_columns),
+        "type_changes": dict(read.type_changes),
+    }

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from jobs.sources.base import ColumnKind, SchemaKind
-from jobs.stats.bins import BaselineSpec, Bins
+from jobs.stats import BaselineSpec, Bins
 from store.cards import Card
 
 

@@ -7,7 +7,7 @@ both gates; `jobs.findings` matches them to stored findings. Trends come from `j
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -282,6 +282,66 @@ def _reading(
     return out
 
 
+DUPLICATE_SHARE = {"info": 0.01, "warn": 0.05, "critical": 0.2}
+UNPLACED_WORDS = {
+    "bad_timestamp": "with a missing or unreadable timestamp",
+    "malformed": "that could not be parsed",
+    "no_timestamp_column": "in a file without the timestamp column",
+}
+
+
+def _file_notes(read: ReadReport) -> list[Observation]:
+    """Notes about files rather than windows: rows that belong to no window (once per file: one
+    info finding per file, open while the file has them), copies of a file (read once), and
+    duplicate rows in the window (a data-quality finding past 5%)."""
+    out = []
+    for file, rows in sorted(read.unplaced.items()):
+        reasons: Mapping[str, int] = read.unplaced_reasons.get(file, {})
+        why = ", ".join(
+            f"{n:,} {UNPLACED_WORDS.get(r, r.replace('_', ' '))}" for r, n in reasons.items()
+        )
+        out.append(
+            Observation(
+                kind="data_quality",
+                severity=Severity.INFO,
+                metric=f"unplaced_rows:{file}",
+                value=float(rows),
+                summary=f"{file} has {rows:,} rows that belong to no window"
+                + (f" ({why})" if why else "")
+                + ": every check leaves them out",
+                details={"file": file, "reasons": dict(reasons)},
+            )
+        )
+    for copy, original in read.duplicate_files:
+        out.append(
+            Observation(
+                kind="data_quality",
+                severity=Severity.INFO,
+                metric=f"duplicate_file:{copy}",
+                summary=f"{copy} is a copy of {original}: it was read once",
+                details={"copy": copy, "original": original},
+            )
+        )
+    if read.duplicate_rows and read.rows_kept:
+        share = read.duplicate_rows / read.rows_kept
+        level = next((s for s in ("critical", "warn", "info") if share >= DUPLICATE_SHARE[s]), None)
+        if level is not None:
+            about = "" if read.duplicate_rows_exact else "about "
+            out.append(
+                Observation(
+                    kind="data_quality",
+                    severity=Severity(level),
+                    metric="duplicate_rows",
+                    value=share,
+                    threshold=DUPLICATE_SHARE[level],
+                    summary=f"{about}{percent(share)} of the window's rows "
+                    f"({about}{read.duplicate_rows:,}) are exact copies of others in it: "
+                    "a pipeline that writes twice?",
+                )
+            )
+    return out
+
+
 def _training_age(card: Card, today: date) -> list[Observation]:
     trained = card.context.trained_on
     if trained is None:
@@ -335,7 +395,8 @@ def observe(
     the comparison of the last seven days pooled ("over the last 7 days, ..."): it adds drift and
     performance only, the day's `read` still saying which columns to leave out.
     """
-    out = [] if pooled else _reading(read, card, window) + _training_age(card, today)
+    out = [] if pooled else _reading(read, card, window) + _file_notes(read)
+    out += [] if pooled else _training_age(card, today)
     if report is not None and report.rows:
         skip = _unusable(read)
         where = "over the last 7 days, " if pooled else ""

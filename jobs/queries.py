@@ -14,7 +14,7 @@ from store import repo
 from store.card_schema import Limitation
 from store.cards import Card
 from store.models import CheckRun, Episode, Finding
-from store.states import FindingState
+from store.states import EpisodeState, FindingState
 
 LOUDEST_FIRST = tuple(s for s in reversed(Severity) if s != Severity.NONE)
 
@@ -118,6 +118,11 @@ class FindingView:
     def label(self) -> str:
         return f"F{self.id}"
 
+    @property
+    def wants_attention(self) -> bool:
+        """Open, and not in an episode a person resolved (accepted)."""
+        return self.state not in (FindingState.RECOVERED, EpisodeState.RESOLVED)
+
     @classmethod
     def of(cls, finding: Finding, episode: Episode | None) -> FindingView:
         state = finding.state
@@ -193,10 +198,10 @@ class ModelView:
         return "healthy" if self.last_check else "unchecked"
 
 
-def model_views(*, session: Session) -> list[ModelView]:
-    """Every registered model with its newest card and its open findings."""
+def model_views(*, session: Session, model_ids: list[str] | None = None) -> list[ModelView]:
+    """Every registered model (or those named) with its newest card and its open findings."""
     out = []
-    for model in repo.list_models(session=session):
+    for model in repo.list_models(session=session, ids=model_ids):
         version = repo.latest_card_version(session=session, model_id=model.id)
         card = Card.model_validate(version.content) if version else None
         last = repo.last_check_run(session=session, model_id=model.id)
@@ -324,3 +329,70 @@ def _bearing(card: CardView, findings: list[FindingView]) -> tuple[LimitationVie
     own = [x for x in card.limitations if x.column in segments]
     near = [x for x in card.limitations if x.column in columns and x not in own]
     return tuple(own + near)
+
+
+@dataclass(frozen=True)
+class SeriesView:
+    """A headline metric's daily values over recent weeks (oldest first), for a trend line."""
+
+    name: str
+    days: tuple[datetime, ...]
+    values: tuple[float, ...]
+
+    @property
+    def label(self) -> str:
+        if self.name.startswith("psi:"):
+            return f"drift of {self.name.split(':', 1)[1]} (PSI)"
+        if self.name.startswith("accuracy@"):
+            return f"accuracy ({self.name.split('@', 1)[1]})"
+        return self.name
+
+
+@dataclass(frozen=True)
+class ModelDetail:
+    """What `/model <name>` shows: the card in short, the latest check, what wants attention
+    (newest first, with their episodes), and the recent trend of the headline metrics."""
+
+    model: ModelView
+    card: CardView
+    findings: tuple[FindingView, ...]
+    series: tuple[SeriesView, ...]
+
+
+TREND_DAYS = 28
+
+
+def model_detail(*, session: Session, model_id: str, now: datetime) -> ModelDetail | None:
+    """The model's detail (None for an unknown model): reads its newest card, its latest run, its
+    open findings, and the stored metrics of its runs of the last `TREND_DAYS` days."""
+    views = model_views(session=session, model_ids=[model_id])
+    version = repo.latest_card_version(session=session, model_id=model_id)
+    if not views or version is None:
+        return None
+    card = CardView.of(Card.model_validate(version.content), version.version)
+    findings = tuple(
+        f for f in finding_views(session=session, model_id=model_id) if f.wants_attention
+    )
+    runs = repo.run_metrics(
+        session=session, model_id=model_id, since=now - timedelta(days=TREND_DAYS), until=now
+    )
+    named: dict[str, list[tuple[datetime, float]]] = {}
+    for end, metrics in sorted(runs, key=lambda run: run[0]):
+        for name, value in (metrics.get("metrics", {}).get("series") or {}).items():
+            if value is not None and name != "accuracy@baseline":
+                named.setdefault(name, []).append((end, float(value)))
+    series = tuple(
+        SeriesView(name, tuple(d for d, _ in points), tuple(v for _, v in points))
+        for name, points in sorted(named.items())
+    )
+    return ModelDetail(views[0], card, findings, series)
+
+
+def cards(*, session: Session) -> dict[str, CardView]:
+    """Every model's newest card, by model id."""
+    out = {}
+    for model in repo.list_models(session=session):
+        version = repo.latest_card_version(session=session, model_id=model.id)
+        if version is not None:
+            out[model.id] = CardView.of(Card.model_validate(version.content), version.version)
+    return out

@@ -54,6 +54,12 @@ class Context:
 _context: Context | None = None
 
 
+def use(context: Context) -> None:
+    """Set the process-wide handle the persistent cron jobs reach their workers through."""
+    global _context  # noqa: PLW0603 - the one process-wide handle APScheduler's job store needs
+    _context = context
+
+
 def run_check_job(model_id: str, card_version: int) -> None:
     """The persistent cron job's target (referenced by name in the job store): hands the check to
     the workers and returns at once."""
@@ -142,8 +148,7 @@ class Leader:
         return self._scheduler is not None
 
     def start(self) -> None:
-        global _context  # noqa: PLW0603 - the one process-wide handle APScheduler's job store needs
-        _context = self._context
+        use(self._context)
         self._thread.start()
 
     def stop(self, grace: float = 5.0) -> None:
@@ -207,3 +212,10 @@ class Leader:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
+
+
+def next_fire(cron: str, timezone: str, after: datetime) -> datetime | None:
+    """When a card's cron (read in its time zone) next fires after `after`, in UTC."""
+    trigger = CronTrigger.from_crontab(cron, timezone=timezone)
+    fire = trigger.get_next_fire_time(None, after)
+    return fire.astimezone(UTC) if fire is not None else None

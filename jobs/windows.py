@@ -11,8 +11,7 @@ from datetime import datetime
 
 from jobs.columns import Watched
 from jobs.sources.base import Batch, CountingSource, ReadReport, Source
-from jobs.stats.bins import Bins
-from jobs.stats.profiles import Profile, profile_batch
+from jobs.stats import Bins, Profile, profile_batch
 
 
 def read_batches(

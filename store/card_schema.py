@@ -271,10 +271,13 @@ class SqlSource(_Part):
 
 
 class HttpSource(_Part):
+    """Scored rows served over HTTP(S); a read of a window must end within `deadline`."""
+
     kind: Literal["http"]
     url: HttpUrl
     headers_env: dict[Text, EnvName] = Field(default_factory=dict)
     format: Literal["json", "csv"] = "json"
+    deadline: Annotated[Duration, Positive] | None = None
 
 
 Source = Annotated[FileSource | SqlSource | HttpSource, Field(discriminator="kind")]

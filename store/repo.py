@@ -41,8 +41,12 @@ def get_model(*, session: Session, model_id: str) -> Model | None:
     return session.get(Model, model_id)
 
 
-def list_models(*, session: Session) -> Sequence[Model]:
-    return session.scalars(select(Model).order_by(Model.id)).all()
+def list_models(*, session: Session, ids: Sequence[str] | None = None) -> Sequence[Model]:
+    """Every model (or those with these ids), by id."""
+    query = select(Model).order_by(Model.id)
+    if ids is not None:
+        query = query.where(Model.id.in_(ids))
+    return session.scalars(query).all()
 
 
 def model_ids(*, session: Session) -> list[str]:

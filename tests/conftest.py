@@ -89,3 +89,12 @@ def _engine(database_url: str) -> Iterator[Engine]:
 @pytest.fixture(name="sessions")
 def _sessions(engine: Engine) -> sessionmaker[Session]:
     return db.make_sessionmaker(engine)
+
+
+@pytest.fixture(name="sqlite_url")
+def _sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """A migrated SQLite file only: for tests whose subject does not depend on the database
+    (Slack delivery, listeners), run once instead of once per backend."""
+    path = tmp_path / "handoff.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import actions, events, views
+from bot.listeners import actions, commands, events, views
 from bot.listeners.deps import Deps
 
 
 def register(app: App, deps: Deps) -> None:
     actions.register(app, deps)
+    commands.register(app, deps)
     views.register(app, deps)
     events.register(app, deps)

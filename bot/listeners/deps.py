@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.access import Access
+from bot.blocks.kit import Message
 from bot.directory import Directory
 from jobs.queries import CardView
 from store import repo
@@ -16,13 +18,25 @@ from store.cards import Card
 from store.models import Episode
 
 
+def _nothing(*_args: Any) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class Deps:
+    """The listeners' collaborators, built once by bot/slack.py (tests build their own)."""
+
     sessions: sessionmaker[Session]
     directory: Directory
     access: Access
-    kick: Callable[[str], None] = field(default=lambda _model: None)
+    kick: Callable[[str], None] = _nothing
     """Deliver a model's queued messages soon (after an action: the root edited in seconds)."""
+    check_now: Callable[[str, str, str, Any], None] = _nothing
+    """Run `/model check` in the background: (model, user, channel, respond)."""
+    permalink: Callable[[str, str], str | None] = _nothing
+    """A message's permalink (channel ID, ts), cached."""
+    trust: Callable[[str, list[str]], Message] = field(default=lambda model, _words: Message(model))
+    """The answer to `/model trust <model> [score] [column=value ...]`."""
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 

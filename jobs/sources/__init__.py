@@ -66,6 +66,13 @@ def open_source(
             headers_env=dict(getattr(spec, "headers_env", None) or {}),
             format=getattr(spec, "format", "json"),
             client=http,
-            deadline=float(getattr(spec, "deadline", None) or DEFAULT_DEADLINE),
+            deadline=_seconds(getattr(spec, "deadline", None)) or DEFAULT_DEADLINE,
         )
     raise SourceError(f"{kind} source", "unknown kind: use csv, parquet, sql or http")
+
+
+def _seconds(value: Any) -> float | None:
+    """A card's duration (a timedelta) or a number of seconds, as seconds."""
+    if value is None:
+        return None
+    return float(value.total_seconds()) if hasattr(value, "total_seconds") else float(value)

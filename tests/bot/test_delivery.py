@@ -48,6 +48,13 @@ def _model(
     run_check(sessions=sessions, model_id=model, window_end=CHECKED, now=CHECKED, environ={})
 
 
+@pytest.fixture(name="database_url")
+def _one_database(sqlite_url: str) -> str:
+    """Slack's behaviour does not depend on the backend: these tests run on SQLite only (the
+    replicas test covers delivery on PostgreSQL)."""
+    return sqlite_url
+
+
 @pytest.fixture(name="slack")
 def _slack(slack_api: FakeSlack) -> FakeSlack:
     slack_api.add_user("maria", user_id="U024BE7LH", email="maria@example.com")
@@ -116,12 +123,12 @@ def test_an_outage_loses_nothing_and_posts_no_second_root(
     _model(sessions, tmp_path / "a")
     _model(sessions, tmp_path / "b", model="churn", channel="#churn-model-health")
     slack.fail("chat.postMessage", 429, retry_after=1, times=3)
-    slack.fail("chat.postMessage", 500, times=3)
+    slack.fail("chat.postMessage", 500, times=2)
     slack.hang("chat.postMessage", 3, times=1)  # one send times out: its outcome is unknown
     deliverer = _deliverer(sessions, slack)
     _drain(deliverer, sessions)
     statuses = [c.status for c in slack.calls("chat.postMessage")]
-    assert statuses.count(429) == 3 and statuses.count(500) == 3
+    assert statuses.count(429) == 3 and statuses.count(500) == 2
     for channel in ("credit-model-health", "churn-model-health"):
         roots = [
             m

@@ -104,20 +104,20 @@ def test_an_unusable_database_url_is_one_line(url: str, said: str) -> None:
     assert "s3cret" not in done.stderr
 
 
-@pytest.mark.parametrize("command", [["findings"], ["run"], ["check", "m"], ["db", "upgrade"]])
+@pytest.mark.parametrize("command", [["run"], ["db", "upgrade"]])
 def test_every_command_says_so(command: list[str]) -> None:
     done = _run(command, "sqlite:////no/such/folder/handoff.db")
     assert (done.returncode, done.stderr.count("\n")) == (1, 1), done.stderr
     assert "DATABASE_URL points at a SQLite file" in done.stderr
 
 
-def test_a_closed_pipe_is_one_line(database_url: str, tmp_path: Path) -> None:
+def test_a_closed_pipe_is_one_line(sqlite_url: str, tmp_path: Path) -> None:
     write_days(tmp_path / "data", slow_drift(16, per_week=1.5), days=20, rows=300, seed=3)
     card = tmp_path / "card.yaml"
     card.write_text(yaml.safe_dump(card_yaml()))
-    assert _run(["register", str(card)], database_url).returncode == 0
-    env = {**os.environ, "DATABASE_URL": database_url}
-    backfill = f"{HANDOFF} check credit-risk --as-of {START.replace(day=25)} --backfill 9 | head -1"
+    assert _run(["register", str(card)], sqlite_url).returncode == 0
+    env = {**os.environ, "DATABASE_URL": sqlite_url}
+    backfill = f"{HANDOFF} check credit-risk --as-of {START.replace(day=25)} --backfill 3 | head -1"
     done = subprocess.run(
         ["bash", "-o", "pipefail", "-c", backfill],
         env=env,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -217,3 +218,44 @@ def test_an_unknown_model_gets_the_closest_names(runner: CliRunner, tmp_path: Pa
     typo = runner.invoke(cli, ["check", "credit-risc"])
     assert typo.exit_code == 1
     assert "did you mean 'credit-risk'?" in typo.stderr
+
+
+def test_the_schema_is_judged_on_the_windows_own_files(runner: CliRunner, tmp_path: Path) -> None:
+    """Before, a rename in day 20's file raised schema_change on every day checked before it."""
+    _write(tmp_path / "data", 21, edit=_rename_income)
+    _register(runner, tmp_path)
+    earlier = _check(runner, "--as-of", _day(18))
+    assert [f for f in earlier["findings"] if f["kind"] == "schema_change"] == []
+
+
+def test_a_zero_byte_file_is_no_data_not_a_missing_column_per_feature(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    _write(tmp_path / "data", 20)
+    _register(runner, tmp_path)
+    (tmp_path / "data" / f"{START + timedelta(days=20)}.csv").write_bytes(b"")
+    result = _check(runner, "--as-of", _day(21))
+    assert [f["kind"] for f in result["findings"]] == ["no_data"]
+
+
+def test_rows_no_window_can_hold_are_a_note_on_their_file_and_copies_are_said(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    _write(tmp_path / "data", 21)
+    _register(runner, tmp_path)
+    broken = tmp_path / "data" / "late-export.csv"
+    day20 = (tmp_path / "data" / f"{START + timedelta(days=20)}.csv").read_text().splitlines()
+    header, rows = day20[0], day20[1:]
+    bad = ["yesterday" + row[row.index(",") :] for row in rows[:50]]
+    broken.write_text("\n".join([header, *bad]) + "\n")
+    day_file = tmp_path / "data" / f"{START + timedelta(days=20)}.csv"
+    shutil.copy(day_file, tmp_path / "data" / "x.csv")
+    result = _check(runner, "--as-of", _day(21))
+    notes = {
+        f["metric"].split(":", 1)[0]: f["summary"]
+        for f in result["findings"]
+        if f["kind"] == "data_quality"
+    }
+    assert "late-export.csv has 50 rows that belong to no window" in notes["unplaced_rows"]
+    assert "x.csv is a copy of" in notes["duplicate_file"]
+    assert result["rows"]["read"] == 600 and result["rows"]["rejected"] == 0

@@ -1,0 +1,119 @@
+"""`/model` as people use it: signed slash commands to the running app, answers through the
+response URL (ephemeral unless shared), and the App Home."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from tests import signing
+from tests.bot.served import (  # noqa: F401 - the fixtures
+    BUILDER,
+    SECRET,
+    STRANGER,
+    Served,
+    _one_database,
+    _served,
+    _slack,
+    wait_for,
+)
+
+
+def ask(served: Served, text: str, user: str = BUILDER) -> dict[str, Any]:
+    """Send `/model <text>`; the answer posted to its response URL."""
+    url = served.slack.response_url(channel="credit-model-health", user=user)
+    request = signing.slash_command(
+        "/model",
+        text,
+        secret=SECRET,
+        user_id=user,
+        channel_id=served.root["channel"],
+        response_url=url,
+    )
+    started = time.monotonic()
+    status, body = served.send(request)
+    acked = time.monotonic() - started
+    assert status == 200 and body in (b"", b"{}")
+    assert acked < 3
+    answers = wait_for(lambda: served.slack.responses(url))
+    return dict(answers[0])
+
+
+def _text(answer: dict[str, Any]) -> str:
+    return json.dumps(answer.get("blocks", [])) + str(answer.get("text", ""))
+
+
+def test_list_shows_every_model_with_its_health(served: Served) -> None:
+    answer = ask(served, "list")
+    assert answer["response_type"] == "ephemeral"
+    assert "credit-risk" in _text(answer) and "critical" in _text(answer)
+
+
+def test_a_model_shows_its_card_findings_with_thread_links_and_trends(served: Served) -> None:
+    text = _text(ask(served, "credit-risk"))
+    assert "Rank applications by risk of default." in text
+    assert "<@U024BE7LH>" in text
+    assert "median utilization rose from" in text
+    assert "https://fake.slack.com/archives/" in text  # the finding's thread
+    assert "Less reliable in APAC" in text
+
+
+def test_share_answers_in_the_channel(served: Served) -> None:
+    assert ask(served, "list share")["response_type"] == "in_channel"
+
+
+def test_limits_and_findings(served: Served) -> None:
+    limits = _text(ask(served, "limits credit-risk"))
+    assert "Do not lean on it for" in limits and "region in APAC" in limits
+    findings = _text(ask(served, "findings credit-risk"))
+    assert "Open findings of Credit risk score" in findings and "thread" in findings
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [("credit-risc", "Did you mean `credit-risk`"), ("limits credit_risk", "`credit-risk`")],
+)
+def test_an_unknown_model_gets_the_closest_names(served: Served, text: str, hint: str) -> None:
+    assert hint in _text(ask(served, text))
+
+
+def test_an_unknown_subcommand_gets_help_towards_the_right_one(served: Served) -> None:
+    text = _text(ask(served, "lits"))
+    assert "Did you mean" in text and "`list`" in text
+
+
+def test_help(served: Served) -> None:
+    text = _text(ask(served, ""))
+    assert "/model trust <model>" in text
+
+
+def test_check_is_for_builders_and_admins(served: Served) -> None:
+    refused = _text(ask(served, "check credit-risk", user=STRANGER))
+    assert "Only the builders of Credit risk score and handoff admins" in refused
+
+
+def test_a_builders_check_answers_in_a_thread_when_done(served: Served) -> None:
+    started = _text(ask(served, "check credit-risk"))
+    assert "Checking Credit risk score now" in started
+
+    def answered() -> list[dict[str, Any]]:
+        for message in served.slack.messages("credit-model-health"):
+            if "Checking `credit-risk` now" in message["text"]:
+                return served.slack.thread("credit-model-health", message["ts"])[1:]
+        return []
+
+    (result,) = wait_for(answered, timeout=60)
+    assert result["text"].startswith("Checked `credit-risk`") or "could not run" in result["text"]
+
+
+def test_the_app_home_shows_a_builders_models_and_others_every_model(served: Served) -> None:
+    served.send(signing.event_callback(signing.app_home_opened(BUILDER), secret=SECRET))
+    mine = json.dumps(wait_for(lambda: served.slack.home(BUILDER)))
+    assert "Your models" in mine and "you are a builder" in mine and "next check-in" in mine
+    assert "https://fake.slack.com/archives/" in mine
+    served.send(signing.event_callback(signing.app_home_opened(STRANGER), secret=SECRET))
+    theirs = json.dumps(wait_for(lambda: served.slack.home(STRANGER)))
+    assert "Models watched by handoff" in theirs and "handoff register" in theirs

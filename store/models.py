@@ -293,7 +293,9 @@ class AuditEvent(Base):
 
 
 class CheckIn(Base):
-    """A weekly check-in with a model's builders, and whether anybody answered."""
+    """A weekly check-in with a model's builders, and whether anybody answered: `response` is
+    `still_true`, `review` (a card edited in Slack) or `handed_over`; `ownerless` when every
+    builder was found deactivated in Slack. `card_version` is the card the check-in showed."""
 
     __tablename__ = "check_ins"
     __table_args__ = (UniqueConstraint("model_id", "period"),)
@@ -306,6 +308,9 @@ class CheckIn(Base):
     answered_by: Mapped[str | None] = mapped_column(String(200))
     response: Mapped[str | None] = mapped_column(String(40))
     ownerless: Mapped[bool] = mapped_column(default=False)
+    card_version: Mapped[int | None]
+    slack_channel: Mapped[str | None] = mapped_column(String(40))
+    slack_ts: Mapped[str | None] = mapped_column(String(40))
 
 
 class LeaderLease(Base):

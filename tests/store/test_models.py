@@ -170,6 +170,9 @@ def _graph() -> list[Base]:
         answered_by=None,
         response=None,
         ownerless=True,
+        card_version=1,
+        slack_channel="C0123",
+        slack_ts="1700000000.000200",
     )
     lease = LeaderLease(name="scheduler", holder="host:123", expires_at=NOW + DAY, renewed_at=NOW)
     event = SlackEvent(event_id="Ev0123", received_at=NOW)

@@ -36,22 +36,26 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import uploads
+from bot.blocks.checkins import card_edited, check_in_message
 from bot.blocks.episodes import reply, root_message
 from bot.blocks.kit import Message, Person
-from bot.blocks.notes import business_note, card_changed
+from bot.blocks.notes import business_digest, business_note, card_changed
+from bot.charts import week_chart
 from bot.directory import Channel, ChannelError, Directory
 from bot.ids import EVENT_TYPE
 from jobs import outbox
 from jobs.outbox import OutboxItem
-from jobs.queries import CardView, EpisodeStory, story_of
+from jobs.queries import CardView, CheckInView, EpisodeStory, check_in_view, story_of
 from store import repo
-from store.cards import Card
+from store.cards import Card, card_yaml
 from store.states import THREAD_KINDS, NotificationKind, NotificationStatus
 
 log = logging.getLogger(__name__)
@@ -123,7 +127,7 @@ class _Plan:
         heapq.heapify(self._heap)
         self._seq = len(self._heap)
         self._busy: set[str] = set()
-        self._blocked: set[int] = set()
+        self._blocked: set[str] = set()
         self._cond = threading.Condition()
 
     def take(self, deadline: float) -> tuple[str, OutboxItem] | None:
@@ -154,13 +158,15 @@ class _Plan:
             self._cond.notify_all()
 
     def is_blocked(self, item: OutboxItem) -> bool:
+        thread = _thread(item)
         with self._cond:
-            return item.episode_id is not None and item.episode_id in self._blocked
+            return thread is not None and thread in self._blocked
 
     def block(self, item: OutboxItem) -> None:
-        if item.episode_id is not None:
+        thread = _thread(item)
+        if thread is not None:
             with self._cond:
-                self._blocked.add(item.episode_id)
+                self._blocked.add(thread)
 
     def leftovers(self) -> list[OutboxItem]:
         with self._cond:
@@ -168,6 +174,14 @@ class _Plan:
             for queue in self.queues.values():
                 queue.clear()
             return left
+
+
+def _thread(item: OutboxItem) -> str | None:
+    """The thread a row belongs to (an episode's, or a check-in's), whose rows go in order."""
+    if item.episode_id is not None:
+        return f"episode:{item.episode_id}"
+    check_in = item.payload.get("check_in_id")
+    return f"checkin:{check_in}" if check_in is not None else None
 
 
 class _Retry(Exception):
@@ -295,12 +309,16 @@ class Deliverer:
 
     def _send(self, item: OutboxItem, report: DeliveryReport) -> str | None:
         kind = item.kind
-        if kind == NotificationKind.CARD_CHANGED:
-            card = self._card(item.model_id)
-            people = self.directory.people(card.builders)
-            return self._post(
-                item, self._channel(item.channel), card_changed(item.payload, card, people), report
-            )
+        special = {
+            NotificationKind.CARD_CHANGED: self._card_changed,
+            NotificationKind.CARD_FILE: self._card_file,
+            NotificationKind.CHECK_IN: self._check_in,
+            NotificationKind.CHECK_IN_UPDATE: self._check_in_update,
+            NotificationKind.CHECK_IN_CHART: self._check_in_chart,
+            NotificationKind.BUSINESS_DIGEST: self._digest,
+        }.get(kind)
+        if special is not None:
+            return special(item, report)
         story = self._story(item)
         people = self.directory.people(
             [*story.card.builders, *story.card.ladder, *self._actors(story, item)]
@@ -336,6 +354,147 @@ class Deliverer:
         if kind == NotificationKind.EPISODE_ESCALATED:
             self._tell_rung(item, story, channel_id, root_ts)
         return ts
+
+    # --- check-ins, and cards edited in Slack
+
+    def _card_changed(self, item: OutboxItem, report: DeliveryReport) -> str | None:
+        card = self._card(item.model_id)
+        named = [*card.builders, *item.payload.get("welcome", [])]
+        by = item.payload.get("by")
+        people = self.directory.people([*named, by] if by else named)
+        if item.payload.get("check_in_id") is None:  # registered from a file
+            return self._post(
+                item, self._channel(item.channel), card_changed(item.payload, card, people), report
+            )
+        channel_id, thread = self._check_in_thread(item)
+        message = card_edited(item.payload, card, people)
+        return self._post(item, _known(channel_id), message, report, thread=thread)
+
+    def _card_file(self, item: OutboxItem, report: DeliveryReport) -> str | None:
+        version = int(item.payload["version"])
+        with self.sessions() as session:
+            row = repo.card_version(session=session, model_id=item.model_id, version=version)
+        if row is None:
+            raise _Dead(f"card version {version} is gone")
+        filename = Path(row.source_file).name or f"{item.model_id}.yaml"
+        note = (
+            f"The card of {item.model_id}, version {version}, as edited in Slack on "
+            f"{row.registered_at:%Y-%m-%d %H:%M} UTC by {row.registered_by or 'someone'}.\n"
+            f"Commit it as {filename} so the next `handoff register` keeps the edit."
+        )
+        text = card_yaml(Card.model_validate(row.content), note=note)
+        title = f"{filename} (card version {version})"
+        where = self._check_in_thread(item)
+        return self._upload(
+            item, where, report, filename=filename, title=title, content=text.encode()
+        )
+
+    def _check_in(self, item: OutboxItem, report: DeliveryReport) -> str | None:
+        view = self._check_in_view(item)
+        people = self.directory.people(view.card.builders)
+        permalinks = {
+            w.episode_id: link
+            for w in view.recap.waiting
+            if w.slack_channel
+            and w.slack_ts
+            and (link := self._permalink(w.slack_channel, w.slack_ts)) is not None
+        }
+        message = check_in_message(view, people, permalinks)
+        return self._post(item, self._channel(item.channel), message, report)
+
+    def _check_in_update(self, item: OutboxItem, report: DeliveryReport) -> str | None:
+        channel_id, ts = self._check_in_thread(item)
+        view = self._check_in_view(item)
+        people = self.directory.people(
+            [*view.card.builders, *([view.answered_by] if view.answered_by else [])]
+        )
+        message = check_in_message(view, people, {})
+        self._call(
+            item,
+            lambda: self.client.chat_update(
+                channel=channel_id, ts=ts, text=message.text, blocks=message.blocks
+            ),
+            channel_id,
+            pace=EDIT_PACE,
+        )
+        outbox.sent(self.sessions, item, channel_id=channel_id, ts=ts, now=self.now())
+        return ts
+
+    def _check_in_chart(self, item: OutboxItem, report: DeliveryReport) -> str | None:
+        where = self._check_in_thread(item)
+        view = self._check_in_view(item)
+        title = f"{view.card.name}: the last 8 weeks ({view.period})"
+        png = week_chart(view.recap, title=title)
+        if png is None:
+            outbox.superseded(self.sessions, item)
+            return None
+        filename = f"{view.model_id}-{view.period}.png"
+        return self._upload(item, where, report, filename=filename, title=title, content=png)
+
+    def _digest(self, item: OutboxItem, report: DeliveryReport) -> str | None:
+        card = self._card(item.model_id)
+        people = self.directory.people(card.builders)
+        message = business_digest(item.payload, card, people)
+        return self._post(item, self._channel(item.channel), message, report)
+
+    def _upload(
+        self,
+        item: OutboxItem,
+        where: tuple[str, str],
+        report: DeliveryReport,
+        *,
+        filename: str,
+        title: str,
+        content: bytes,
+    ) -> str:
+        channel_id, thread = where
+        if item.uncertain:
+            try:
+                found = uploads.find(self.client, channel=channel_id, thread_ts=thread, title=title)
+            except SlackApiError as error:
+                self._failed(item, error)
+            if found:
+                report.found_after_crash += 1
+                outbox.sent(self.sessions, item, channel_id=channel_id, ts=found, now=self.now())
+                return found
+        file_id = self._call(
+            item,
+            lambda: uploads.upload(
+                self.client,
+                channel=channel_id,
+                thread_ts=thread,
+                filename=filename,
+                title=title,
+                content=content,
+            ),
+            channel_id,
+        )
+        outbox.sent(self.sessions, item, channel_id=channel_id, ts=str(file_id), now=self.now())
+        return str(file_id)
+
+    def _check_in_view(self, item: OutboxItem) -> CheckInView:
+        with self.sessions() as session:
+            view = check_in_view(session=session, check_in_id=int(item.payload["check_in_id"]))
+        if view is None:
+            raise _Dead("its check-in or its model is gone")
+        return view
+
+    def _check_in_thread(self, item: OutboxItem) -> tuple[str, str]:
+        """The check-in message's (channel ID, ts); _Wait until it is posted, _Dead with it."""
+        check_in_id = int(item.payload["check_in_id"])
+        thread = outbox.check_in_thread(self.sessions, check_in_id)
+        if thread is not None:
+            return thread
+        with self.sessions() as session:
+            dead = [
+                row
+                for row in repo.dead_notifications(session=session, model_id=item.model_id)
+                if row.kind == NotificationKind.CHECK_IN
+                and row.payload.get("check_in_id") == check_in_id
+            ]
+        if dead:
+            raise _Dead(f"its check-in could not be posted: {dead[0].last_error}")
+        raise _Wait
 
     def _edit(
         self,
@@ -564,6 +723,11 @@ class Deliverer:
     @staticmethod
     def _metadata(item: OutboxItem) -> dict[str, Any]:
         return {"event_type": EVENT_TYPE, "event_payload": {"key": item.key}}
+
+
+def _known(channel_id: str) -> Channel:
+    """A channel handoff already posted in (a thread's): no look-up needed."""
+    return Channel(channel_id, "", False, True)
 
 
 def make_client(*, token: str, base_url: str, timeout: int = 10) -> WebClient:

@@ -176,6 +176,13 @@ class Directory:
         found = self._find(name)
         return f"<#{found.id}>" if found is not None else escape(name)
 
+    def gone(self, names: Iterable[str]) -> list[str]:
+        """Of a card's builders, those gone from Slack: deactivated, or not in the workspace
+        (a `jobs.checkins.Roster`; a failed look-up raises, and the check-in then judges only
+        whether anybody answered)."""
+        people = self.people(names)
+        return [n for n, p in people.items() if not p.active or not p.mention.startswith("<@")]
+
     def user_id(self, who: str) -> str | None:
         """The member ID of a builder or ladder member (None when Slack does not know them)."""
         person = self.person(who)

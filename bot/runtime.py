@@ -22,7 +22,7 @@ from bot import slack
 from bot.metrics import metrics_registry
 from bot.server import make_wsgi
 from bot.settings import Settings
-from jobs import escalation, schedule
+from jobs import checkins, escalation, schedule
 from jobs.vitals import read_vitals
 from jobs.workers import CheckWorkers
 from store import db
@@ -44,6 +44,7 @@ SERVER_LIMITS: dict[str, Any] = {
 STOP_GRACE_SECONDS = 5.0
 DELIVER_EVERY = timedelta(seconds=2)
 SWEEP_EVERY = timedelta(seconds=30)
+CHECK_IN_EVERY = timedelta(seconds=60)
 DELIVER_BUDGET_SECONDS = 20.0
 
 
@@ -68,7 +69,15 @@ def serve(settings: Settings, environ: Mapping[str, str]) -> None:
     def sweep() -> None:
         escalation.sweep(sessions, now=datetime.now(UTC))
 
-    jobs = [schedule.IntervalJob("escalation:sweep", sweep, SWEEP_EVERY)]
+    roster = link.directory.gone if link is not None else None
+
+    def check_in() -> None:
+        checkins.sweep(sessions, now=datetime.now(UTC), roster=roster)
+
+    jobs = [
+        schedule.IntervalJob("escalation:sweep", sweep, SWEEP_EVERY),
+        schedule.IntervalJob("checkins:sweep", check_in, CHECK_IN_EVERY),
+    ]
     if link is not None:
         deliver = link.deliverer.deliver
         jobs.append(

@@ -67,6 +67,7 @@ class SlackLink:
 
     app: App
     deliverer: Deliverer
+    directory: Directory
     identity: str
     kicker: Kicker
     listeners: ThreadPoolExecutor
@@ -147,6 +148,7 @@ def connect(settings: Settings, sessions: sessionmaker[Session], holder: str) ->
     link = SlackLink(
         app=app,
         deliverer=deliverer,
+        directory=directory,
         identity=identity,
         kicker=kicker,
         listeners=listeners,

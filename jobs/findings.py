@@ -38,6 +38,9 @@ NOTIFY_FROM = Severity.WARN
 RECOVER_AFTER = 2
 MAX_CLEAR_RUNS = 7
 RETURN_WITHIN = timedelta(days=7)
+STANDING = frozenset({"ownership"})
+"""Kinds of finding no check run looks for (the weekly check-ins judge them, `stand`): a check
+run neither sees nor clears them."""
 
 Move = Literal["open", "return", "see", "clear", "recover", "past"]
 Outcome = Literal["new", "ongoing", "recovered", "past"]
@@ -118,7 +121,7 @@ def plan(
             out.append(Decision("open", obs, None))
     if complete:
         for key, finding in live.items():
-            if key in seen or finding.last_window_end > window_end:
+            if key in seen or finding.kind in STANDING or finding.last_window_end > window_end:
                 continue
             cleared = finding.clear_runs + 1 >= clear_runs_needed(finding)
             out.append(Decision("recover" if cleared else "clear", None, finding))
@@ -138,7 +141,7 @@ def apply(
     decisions: list[Decision],
     *,
     model_id: str,
-    check_run_id: int,
+    check_run_id: int | None,
     window_end: datetime,
     channel: str,
     now: datetime,
@@ -167,12 +170,57 @@ def apply(
     return Applied(written, queued)
 
 
+def stand(
+    session: Session,
+    *,
+    model_id: str,
+    key: str,
+    observation: Observation | None,
+    now: datetime,
+    channel: str,
+    acknowledge_within: timedelta,
+) -> Applied:
+    """Judge one standing condition (`STANDING`) now, leaving every other finding as it is: seen
+    (`observation`) it opens, returns or is updated; not seen, its live finding recovers at once
+    (what ends it, an answer or a hand-over, is not a noisy reading to be confirmed)."""
+    live = repo.live_finding(session=session, model_id=model_id, key=key)
+    if observation is None:
+        decisions = [Decision("recover", None, live)] if live is not None else []
+    elif live is not None:
+        decisions = [Decision("see", observation, live)]
+    else:
+        back = [
+            f
+            for f in repo.recovered_findings(
+                session=session, model_id=model_id, since=now - RETURN_WITHIN
+            )
+            if f.key == key
+        ]
+        decisions = [
+            Decision("return", observation, back[-1])
+            if back
+            else Decision("open", observation, None)
+        ]
+    if not decisions:
+        return Applied([], 0)
+    return apply(
+        session,
+        decisions,
+        model_id=model_id,
+        check_run_id=None,
+        window_end=now,
+        channel=channel,
+        now=now,
+        acknowledge_within=acknowledge_within,
+    )
+
+
 @dataclass
 class _Context:
     """Applying one run: where it writes, and the episodes it touched (refreshed at the end)."""
 
     session: Session
-    check_run_id: int
+    check_run_id: int | None
     window_end: datetime
     channel: str
     now: datetime

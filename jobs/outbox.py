@@ -92,6 +92,15 @@ def claim(
         return [OutboxItem.of(row) for row in rows]
 
 
+def check_in_thread(sessions: sessionmaker[Session], check_in_id: int) -> tuple[str, str] | None:
+    """(channel ID, ts) of a check-in's message, once posted."""
+    with sessions() as session:
+        check_in = repo.get_check_in(session=session, check_in_id=check_in_id)
+        if check_in is None or not check_in.slack_ts or not check_in.slack_channel:
+            return None
+        return check_in.slack_channel, check_in.slack_ts
+
+
 def root_of(sessions: sessionmaker[Session], episode_id: int) -> tuple[str, str] | None:
     """(channel ID, ts) of an episode's root message, once posted."""
     with sessions() as session:
@@ -110,7 +119,8 @@ def sent(
     now: datetime,
     revision: int | None = None,
 ) -> None:
-    """Record a delivered row. A root's ts goes on its episode; a root or an edit rendered at
+    """Record a delivered row. A root's ts goes on its episode (a check-in's on its check-in,
+    where the check-in's thread replies find it); a root or an edit rendered at
     episode `revision` overtakes every pending edit of that revision or older (superseded)."""
     with sessions.begin() as session:
         row = repo.get_notification(session=session, notification_id=item.id)
@@ -123,6 +133,12 @@ def sent(
         row.claimed_by = row.claimed_until = None
         row.uncertain = False
         row.last_error = None
+        if item.kind == NotificationKind.CHECK_IN:
+            check_in = repo.get_check_in(
+                session=session, check_in_id=int(item.payload["check_in_id"])
+            )
+            if check_in is not None:
+                check_in.slack_channel, check_in.slack_ts = channel_id, ts
         if item.kind in (NotificationKind.EPISODE_ROOT, NotificationKind.EPISODE_UPDATE):
             episode = session.get(Episode, item.episode_id) if item.episode_id else None
             if episode is not None and item.kind == NotificationKind.EPISODE_ROOT:

@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from jobs.checkins import message_key
+from jobs.recap import Recap
 from jobs.stats import Severity
 from store import repo
 from store.card_schema import Limitation
@@ -396,3 +398,60 @@ def cards(*, session: Session) -> dict[str, CardView]:
         if version is not None:
             out[model.id] = CardView.of(Card.model_validate(version.content), version.version)
     return out
+
+
+@dataclass(frozen=True)
+class CheckInView:
+    """A weekly check-in as its message shows it: the week (a `Recap`), the card it asked about
+    (the version it showed), how many check-ins before it went unanswered, and its answer so far
+    (`response` still_true, review or handed_over, by whom and when). `current_version` is the
+    model's newest card version (newer after an edit or a hand-over)."""
+
+    id: int
+    model_id: str
+    period: str
+    sent_at: datetime
+    card: CardView
+    current_version: int
+    recap: Recap
+    unanswered_before: int
+    ownerless: bool
+    answered_at: datetime | None
+    answered_by: str | None
+    response: str | None
+    slack_channel: str | None
+    slack_ts: str | None
+
+
+def check_in_view(*, session: Session, check_in_id: int) -> CheckInView | None:
+    """The check-in as it is now (None when it, its card or its message's row is gone)."""
+    check_in = repo.get_check_in(session=session, check_in_id=check_in_id)
+    if check_in is None:
+        return None
+    model_id = check_in.model_id
+    latest = repo.latest_card_version(session=session, model_id=model_id)
+    shown = repo.card_version(
+        session=session, model_id=model_id, version=check_in.card_version or 0
+    )
+    post = repo.notification_by_key(
+        session=session, key=message_key(model_id, check_in.period, "post")
+    )
+    if latest is None or post is None:
+        return None
+    version = shown or latest
+    return CheckInView(
+        id=check_in.id,
+        model_id=model_id,
+        period=check_in.period,
+        sent_at=check_in.sent_at,
+        card=CardView.of(Card.model_validate(version.content), version.version),
+        current_version=latest.version,
+        recap=Recap.from_payload(post.payload["recap"]),
+        unanswered_before=int(post.payload.get("unanswered_before", 0)),
+        ownerless=check_in.ownerless,
+        answered_at=check_in.answered_at,
+        answered_by=check_in.answered_by,
+        response=check_in.response,
+        slack_channel=check_in.slack_channel,
+        slack_ts=check_in.slack_ts,
+    )

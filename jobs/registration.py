@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -172,9 +173,15 @@ def register_card(
     source_file: str | Path,
     now: datetime,
     fitted: BuiltBaseline | None = None,
+    by: str | None = None,
+    told: Mapping[str, Any] | None = None,
 ) -> Registration:
     """Store `card` as its model's newest version unless it equals the newest one, with its
-    baseline: the one of its basis when there is one, else `fitted` (when given)."""
+    baseline: the one of its basis when there is one, else `fitted` (when given).
+
+    A card edited in Slack (jobs/checkins.py) is stored `by` the person who edited it, and the
+    news of the new version carries `told` (where to say it, who to welcome) and is followed by
+    the card's YAML, to commit back to the repository."""
     digest = card_hash(card)
     basis = baseline_basis(card)
     previous = repo.latest_card_version(session=session, model_id=card.model)
@@ -192,9 +199,10 @@ def register_card(
         content_hash=digest,
         source_file=str(Path(source_file).resolve()),
         now=now,
+        registered_by=by,
     )
     if changes:
-        _announce(session, card, stored.version, changes, now)
+        _announce(session, card, stored.version, changes, now, told=told)
     if existing is not None or fitted is None:
         return Registration(card.model, stored.version, True, changes, existing, True)
     row = _baseline_row(card, stored.id, basis, fitted, now)
@@ -204,22 +212,34 @@ def register_card(
 
 
 def _announce(
-    session: Session, card: Card, version: int, changes: tuple[str, ...], now: datetime
+    session: Session,
+    card: Card,
+    version: int,
+    changes: tuple[str, ...],
+    now: datetime,
+    *,
+    told: Mapping[str, Any] | None = None,
 ) -> None:
-    """Queue the news of a new card version in the model's channel, tagging its builders."""
-    session.add(
-        Notification(
-            idempotency_key=f"card:{card.model}:{version}",
-            model_id=card.model,
-            kind=NotificationKind.CARD_CHANGED,
-            channel=card.channel,
-            payload={"version": version, "changes": list(changes), "name": card.name},
-            status=NotificationStatus.PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
+    """Queue the news of a new card version in the model's channel, tagging its builders (and,
+    for a card edited in Slack, its YAML in the same thread)."""
+    payload = {"version": version, "changes": list(changes), "name": card.name, **(told or {})}
+    kinds = [(f"card:{card.model}:{version}", NotificationKind.CARD_CHANGED)]
+    if told is not None:
+        kinds.append((f"card:{card.model}:{version}:yaml", NotificationKind.CARD_FILE))
+    for key, kind in kinds:
+        session.add(
+            Notification(
+                idempotency_key=key,
+                model_id=card.model,
+                kind=kind,
+                channel=card.channel,
+                payload=payload,
+                status=NotificationStatus.PENDING,
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
         )
-    )
 
 
 def _baseline_row(

@@ -219,3 +219,15 @@ def next_fire(cron: str, timezone: str, after: datetime) -> datetime | None:
     trigger = CronTrigger.from_crontab(cron, timezone=timezone)
     fire = trigger.get_next_fire_time(None, after)
     return fire.astimezone(UTC) if fire is not None else None
+
+
+def last_fire(cron: str, timezone: str, *, after: datetime, until: datetime) -> datetime | None:
+    """The last time a card's cron fires in `(after, until]` (UTC), or None when it does not."""
+    trigger = CronTrigger.from_crontab(cron, timezone=timezone)
+    last = None
+    fire = trigger.get_next_fire_time(None, after)
+    while fire is not None and fire <= until:
+        if fire > after:
+            last = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return last.astimezone(UTC) if last is not None else None

@@ -28,6 +28,7 @@ __all__ = [
     "CardProblem",
     "card_hash",
     "card_to_dict",
+    "card_yaml",
     "describe_changes",
     "load_card",
     "load_cards",
@@ -312,6 +313,14 @@ def _secrets(
 def card_to_dict(card: Card) -> dict[str, Any]:
     """The card as JSON-ready data, spelt as in YAML; `Card.model_validate` reads it back."""
     return card.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def card_yaml(card: Card, *, note: str | None = None) -> str:
+    """The card as a YAML file to commit (`load_card` reads it back to the same card), with
+    `note` as a comment on top."""
+    text = yaml.safe_dump(card_to_dict(card), sort_keys=False, allow_unicode=True, width=100)
+    header = "".join(f"# {line}\n" for line in note.splitlines()) if note else ""
+    return header + text
 
 
 def card_hash(card: Card) -> str:

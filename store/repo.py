@@ -14,7 +14,9 @@ from sqlalchemy import ColumnElement, and_, delete, func, or_, select, text, upd
 from sqlalchemy.orm import Session
 
 from store.models import (
+    AuditEvent,
     CardVersion,
+    CheckIn,
     CheckRun,
     Episode,
     Finding,
@@ -488,4 +490,144 @@ def episode_by_message(*, session: Session, channel: str, ts: str) -> Episode | 
     """The episode whose root message is `ts` in `channel` (a thread's parent)."""
     return session.scalars(
         select(Episode).where(Episode.slack_channel == channel, Episode.slack_ts == ts)
+    ).first()
+
+
+def live_finding(*, session: Session, model_id: str, key: str) -> Finding | None:
+    """The model's open finding of condition `key`, if any."""
+    return session.scalars(
+        select(Finding).where(
+            Finding.model_id == model_id, Finding.key == key, Finding.state == FindingState.OPEN
+        )
+    ).first()
+
+
+# --- check-ins and the week they look back on
+
+
+def check_in_for(*, session: Session, model_id: str, period: str) -> CheckIn | None:
+    return session.scalars(
+        select(CheckIn).where(CheckIn.model_id == model_id, CheckIn.period == period)
+    ).first()
+
+
+def get_check_in(*, session: Session, check_in_id: int) -> CheckIn | None:
+    return session.get(CheckIn, check_in_id)
+
+
+def check_ins_before(
+    *, session: Session, model_id: str, before: datetime, limit: int
+) -> list[CheckIn]:
+    """The model's check-ins sent before `before`, newest first."""
+    return list(
+        session.scalars(
+            select(CheckIn)
+            .where(CheckIn.model_id == model_id, CheckIn.sent_at < before)
+            .order_by(CheckIn.sent_at.desc(), CheckIn.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def last_answered_check_in(*, session: Session, model_id: str) -> CheckIn | None:
+    return session.scalars(
+        select(CheckIn)
+        .where(CheckIn.model_id == model_id, CheckIn.answered_at.is_not(None))
+        .order_by(CheckIn.answered_at.desc())
+        .limit(1)
+    ).first()
+
+
+def findings_opened(
+    *, session: Session, model_id: str, since: datetime, until: datetime
+) -> list[Finding]:
+    """Findings first opened in `[since, until)`, oldest first."""
+    return list(
+        session.scalars(
+            select(Finding)
+            .where(
+                Finding.model_id == model_id,
+                Finding.opened_at >= since,
+                Finding.opened_at < until,
+            )
+            .order_by(Finding.opened_at, Finding.id)
+        )
+    )
+
+
+def findings_closed(
+    *, session: Session, model_id: str, since: datetime, until: datetime
+) -> list[Finding]:
+    """Findings that recovered in `[since, until)` and are still recovered."""
+    return list(
+        session.scalars(
+            select(Finding)
+            .where(
+                Finding.model_id == model_id,
+                Finding.state == FindingState.RECOVERED,
+                Finding.closed_at >= since,
+                Finding.closed_at < until,
+            )
+            .order_by(Finding.closed_at, Finding.id)
+        )
+    )
+
+
+def audit_events(
+    *,
+    session: Session,
+    model_id: str,
+    actions: Sequence[str],
+    since: datetime,
+    until: datetime,
+) -> list[AuditEvent]:
+    """The model's audit events of these `actions` in `[since, until)`, oldest first."""
+    return list(
+        session.scalars(
+            select(AuditEvent)
+            .where(
+                AuditEvent.model_id == model_id,
+                AuditEvent.action.in_(actions),
+                AuditEvent.at >= since,
+                AuditEvent.at < until,
+            )
+            .order_by(AuditEvent.at, AuditEvent.id)
+        )
+    )
+
+
+def episodes_in(*, session: Session, model_id: str, states: Sequence[str]) -> list[Episode]:
+    """The model's episodes in one of `states`, oldest first."""
+    return list(
+        session.scalars(
+            select(Episode)
+            .where(Episode.model_id == model_id, Episode.state.in_(states))
+            .order_by(Episode.opened_at, Episode.id)
+        )
+    )
+
+
+def notification_by_key(*, session: Session, key: str) -> Notification | None:
+    return session.scalars(select(Notification).where(Notification.idempotency_key == key)).first()
+
+
+def run_statuses(
+    *, session: Session, model_id: str, since: datetime, until: datetime
+) -> dict[str, int]:
+    """The model's check runs of windows ending in `[since, until)`, counted by status."""
+    rows = session.execute(
+        select(CheckRun.status, func.count())
+        .where(
+            CheckRun.model_id == model_id,
+            CheckRun.window_end >= since,
+            CheckRun.window_end < until,
+        )
+        .group_by(CheckRun.status)
+    ).all()
+    return {status: count for status, count in rows}
+
+
+def card_version(*, session: Session, model_id: str, version: int) -> CardVersion | None:
+    return session.scalars(
+        select(CardVersion).where(CardVersion.model_id == model_id, CardVersion.version == version)
     ).first()

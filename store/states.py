@@ -70,14 +70,33 @@ class NotificationKind(StrEnum):
     EPISODE_ESCALATED = "episode.escalated"
     BUSINESS_NOTE = "business.note"
     CARD_CHANGED = "card.changed"
+    CARD_FILE = "card.file"
+    CHECK_IN = "checkin.post"
+    CHECK_IN_UPDATE = "checkin.update"
+    CHECK_IN_CHART = "checkin.chart"
+    BUSINESS_DIGEST = "business.digest"
 
 
 ROOT_KINDS = (NotificationKind.EPISODE_ROOT, NotificationKind.EPISODE_UPDATE)
 """Kinds rendered from the episode as it is at delivery; the others carry what happened."""
+CHECK_IN_KINDS = (
+    NotificationKind.CHECK_IN,
+    NotificationKind.CHECK_IN_UPDATE,
+    NotificationKind.CHECK_IN_CHART,
+    NotificationKind.CARD_FILE,
+    NotificationKind.BUSINESS_DIGEST,
+)
+"""Kinds of the weekly check-in and of cards edited in Slack (jobs/checkins.py)."""
 THREAD_KINDS = tuple(
     kind
     for kind in NotificationKind
-    if kind not in (*ROOT_KINDS, NotificationKind.BUSINESS_NOTE, NotificationKind.CARD_CHANGED)
+    if kind
+    not in (
+        *ROOT_KINDS,
+        *CHECK_IN_KINDS,
+        NotificationKind.BUSINESS_NOTE,
+        NotificationKind.CARD_CHANGED,
+    )
 )
 """Kinds posted as replies in their episode's thread (they wait for its root)."""
 

@@ -51,3 +51,41 @@ def business_note(
         f"{decisions}\n*What changed:*\n{what}\n{state} Questions: {tagged}, or {link}."
     )
     return message(f"{card.name} may be less reliable than usual", [section(text)])
+
+
+VERDICT_WORDS = {
+    "trust": "✅ Yes: the scores behave as they did when the model was validated.",
+    "caution": "🟠 With care: read what follows before acting on a score.",
+    "do_not_trust": "🔴 No: do not act on the scores alone until the builders say otherwise.",
+    "unknown": "⚪ handoff cannot tell yet: it has not checked enough of this week's data.",
+}
+
+
+def business_digest(
+    payload: Mapping[str, Any], card: CardView, people: Mapping[str, Person]
+) -> Message:
+    """The weekly note for the business channel, in plain words: can this week's scores be
+    trusted (the trust assessment), for whom not (the limitations that bite now), who to ask."""
+    verdict = str(payload.get("verdict", "unknown"))
+    reasons: Sequence[str] = payload.get("reasons", [])
+    biting: Sequence[str] = payload.get("limitations", [])
+    tagged, _notes = builders_line(card, people)
+    blocks = [
+        section(
+            f"📋 *{escape(card.name)}* — the week to {escape(str(payload.get('week_to', '')))}\n"
+            f"*Can this week's scores be trusted?* {VERDICT_WORDS.get(verdict, verdict)}\n"
+            f"{escape(str(payload.get('headline', '')))}"
+        )
+    ]
+    if reasons:
+        blocks.append(section("*Why*\n" + lines([escape(r) for r in reasons[:6]])))
+    if biting:
+        blocks.append(section("*Not for*\n" + lines([escape(x) for x in biting[:6]])))
+    blocks.append(
+        context(
+            f"Questions: {tagged} or {escape(card.channel)} · "
+            f"`/model trust {card.model_id}` any time for the latest"
+        )
+    )
+    text = f"{card.name} this week: {VERDICT_WORDS.get(verdict, verdict)}"
+    return message(text, blocks)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,18 @@ def _served(sessions: sessionmaker[Session], slack: FakeSlack, tmp_path: Path) -
         business_channel="#underwriting",
         escalation={"acknowledge_within": "4h", "ladder": ["builders", "U0ML1EAD"]},
     )
+    link = connected(sessions, slack)
+    link.deliverer.deliver(budget=10)
+    (root,) = slack.messages("credit-model-health")
+    with sessions() as session:
+        episode = session.scalars(select(Episode)).one()
+    root = {**root, "channel": episode.slack_channel, "episode_id": episode.id}
+    with serving(link) as url:
+        yield Served(url, link, slack, root)
+
+
+def connected(sessions: sessionmaker[Session], slack: FakeSlack) -> slack_link.SlackLink:
+    """The link to the fake Slack, as `handoff run` makes it (HTTP mode)."""
     settings = Settings(
         slack_bot_token=BOT_TOKEN,
         slack_signing_secret=SECRET,
@@ -108,17 +121,18 @@ def _served(sessions: sessionmaker[Session], slack: FakeSlack, tmp_path: Path) -
     )
     link = slack_link.connect(settings, sessions, "test")
     assert link is not None and link.wsgi is not None
-    link.deliverer.deliver(budget=10)
-    (root,) = slack.messages("credit-model-health")
-    with sessions() as session:
-        episode = session.scalars(select(Episode)).one()
-    root = {**root, "channel": episode.slack_channel, "episode_id": episode.id}
+    return link
+
+
+@contextmanager
+def serving(link: slack_link.SlackLink) -> Iterator[str]:
+    """The app on a real waitress server; its /slack/events URL. Stops the link at the end."""
     app = make_wsgi(health=lambda: {"ok": True}, metrics=lambda: b"", slack=link.wsgi)
     server = create_server(app, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        yield Served(f"http://127.0.0.1:{server.effective_port}/slack/events", link, slack, root)
+        yield f"http://127.0.0.1:{server.effective_port}/slack/events"
     finally:
         server.close()
         link.stop()

@@ -1,13 +1,33 @@
-"""Can I trust this score? The queries the assessment makes, on every backend."""
+"""Can I trust this score? The numbers behind the answer, and the queries it makes."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from scipy.stats import binomtest
 from sqlalchemy.orm import Session, sessionmaker
 
+from jobs.trust_evidence import Rate, outcome_words
 from store import repo
 from store.models import CardVersion, CheckRun, Model, StoredBaseline, WindowProfile
+
+
+def test_wilson_intervals_match_scipy() -> None:
+    for positives, cases in [(31, 100), (0, 12), (12, 12), (1240, 4000)]:
+        expected = binomtest(positives, cases).proportion_ci(method="wilson")
+        rate = Rate(positives, cases)
+        assert (rate.low, rate.high) == pytest.approx((expected.low, expected.high), abs=1e-9)
+    assert Rate(0, 0).rate is None and Rate(0, 0).low is None
+
+
+def test_the_outcome_is_said_in_words() -> None:
+    assert outcome_words("defaulted") == "defaulted"
+    assert outcome_words("churned_90d") == "churned within 90 days"
+    assert outcome_words("Cancelled_1w") == "cancelled within 1 week"
+    assert outcome_words("is_fraud") == "had is_fraud = 1"
+    assert outcome_words(None) == "had label 1"
+
 
 # --- the queries it makes, on every backend
 

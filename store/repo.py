@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
@@ -631,3 +631,96 @@ def card_version(*, session: Session, model_id: str, version: int) -> CardVersio
     return session.scalars(
         select(CardVersion).where(CardVersion.model_id == model_id, CardVersion.version == version)
     ).first()
+
+
+# --- the trust assessment (jobs/trust.py) ------------------------------------------------------
+# One section, appended, so that a merge is easy. Run metrics (~35 KB of JSON a run: every
+# feature's report) are read only where nothing else holds the number: the matured window's.
+
+
+class RunDigest(NamedTuple):
+    """What the trust assessment reads of a completed check run: its baseline, window and rows."""
+
+    baseline_id: int | None
+    window_start: datetime
+    window_end: datetime
+    rows_read: int
+    rows_rejected: int
+
+
+_DIGEST = (
+    CheckRun.baseline_id,
+    CheckRun.window_start,
+    CheckRun.window_end,
+    CheckRun.rows_read,
+    CheckRun.rows_rejected,
+)
+
+
+def run_digests(
+    *, session: Session, model_id: str, since: datetime, until: datetime
+) -> list[RunDigest]:
+    """The model's completed runs with `since <= window_end <= until`, oldest first."""
+    rows = session.execute(
+        select(*_DIGEST)
+        .where(
+            CheckRun.model_id == model_id,
+            CheckRun.status == CheckStatus.COMPLETED,
+            CheckRun.window_end >= since,
+            CheckRun.window_end <= until,
+        )
+        .order_by(CheckRun.window_end)
+    ).all()
+    return [RunDigest(*row) for row in rows]
+
+
+def latest_run_digest(*, session: Session, model_id: str, until: datetime) -> RunDigest | None:
+    """The model's completed run with the latest window end at or before `until`."""
+    row = session.execute(
+        select(*_DIGEST)
+        .where(
+            CheckRun.model_id == model_id,
+            CheckRun.status == CheckStatus.COMPLETED,
+            CheckRun.window_end <= until,
+        )
+        .order_by(CheckRun.window_end.desc())
+        .limit(1)
+    ).first()
+    return RunDigest(*row) if row is not None else None
+
+
+def matured_accuracy(
+    *, session: Session, model_id: str, since: datetime, until: datetime
+) -> dict[datetime, dict[str, Any]]:
+    """Window end -> the `accuracy_drop` entry (`{value, method, n: [labelled, reference], ...}`)
+    of the matured window's report (labels that arrived after the card's delay) of the model's
+    completed runs with `since <= window_end <= until` that have one. Only that fragment of the
+    metrics JSON is returned."""
+    entry = CheckRun.metrics[("metrics", "matured", "features", "performance", "accuracy_drop")]
+    rows = session.execute(
+        select(CheckRun.window_end, entry).where(
+            CheckRun.model_id == model_id,
+            CheckRun.status == CheckStatus.COMPLETED,
+            CheckRun.window_end >= since,
+            CheckRun.window_end <= until,
+        )
+    ).all()
+    return {end: value for end, value in rows if isinstance(value, dict)}
+
+
+def window_profile_rows(
+    *, session: Session, model_id: str, baseline_id: int, since: datetime, until: datetime
+) -> list[tuple[datetime, bytes]]:
+    """(window end, data) of the model's window profiles of this baseline with
+    `since <= window_end <= until`, oldest first."""
+    rows = session.execute(
+        select(WindowProfile.window_end, WindowProfile.data)
+        .where(
+            WindowProfile.model_id == model_id,
+            WindowProfile.baseline_id == baseline_id,
+            WindowProfile.window_end >= since,
+            WindowProfile.window_end <= until,
+        )
+        .order_by(WindowProfile.window_end)
+    ).all()
+    return [(end, data) for end, data in rows]

@@ -399,7 +399,7 @@ def _concerns(
         stop.append("handoff has not completed a check of it yet, so nothing vouches for it")
     elif fresh.stale and fresh.hours_since is not None:
         stop.append(
-            f"no check has completed for {fresh.hours_since / 24:.1f} days, more than twice the "
+            f"no check has completed for {_span(fresh.hours_since)}, more than twice the "
             "usual time between checks: its data may have stopped arriving"
         )
     if latest is not None and latest.rows_read == 0:
@@ -497,6 +497,14 @@ def _support(
         named = ", ".join(f"{c}={v}" for c, v in limits.segment)
         out.append(f"no limitation of the card covers {named}")
     return out
+
+
+def _span(hours: float) -> str:
+    """A time since, as people say it: "30 hours", "3.5 days", "300 days"."""
+    if hours < 48:
+        return f"{hours:.0f} hours"
+    days = hours / 24
+    return f"{days:.1f} days" if days < 10 else f"{days:.0f} days"
 
 
 def _headline(name: str, verdict: Verdict, reasons: list[str]) -> str:

@@ -58,7 +58,8 @@ def builders_line(card: CardView, people: Mapping[str, Person]) -> tuple[str, li
         tagged.append(mention(people, builder))
         if person is not None and person.note:
             notes.append(person.note)
-    return " ".join(tagged) or "nobody (every builder is gone: hand the model over)", notes
+    shown = " ".join(dict.fromkeys(tagged))  # a builder named by ID and by e-mail: tagged once
+    return shown or "nobody (every builder is gone: hand the model over)", notes
 
 
 def _finding_line(finding: FindingView) -> str:

@@ -15,8 +15,11 @@ from slack_sdk.errors import SlackApiError
 
 from bot.blocks import answers
 from bot.blocks.kit import Message
+from bot.blocks.trust import trust_answer
 from bot.listeners.deps import Deps
+from jobs.errors import HandoffError
 from jobs.queries import finding_views, model_detail, model_views
+from jobs.trust import assess_trust
 from store import repo
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,30 @@ def parse(text: str) -> tuple[str, list[str], bool]:
     if first in SUBCOMMANDS:
         return first, words[1:], share
     return "show", words, share
+
+
+def trust_words(words: list[str]) -> tuple[float | None, dict[str, str | float]]:
+    """The score and the rows a trust question names: `0.72 region=APAC history_months=8`."""
+    score: float | None = None
+    segment: dict[str, str | float] = {}
+    for word in words:
+        column, equals, value = word.partition("=")
+        if equals:
+            if not column or not value:
+                raise HandoffError(f"`{word}` does not name a column and a value")
+            try:
+                segment[column] = float(value)
+            except ValueError:
+                segment[column] = value
+            continue
+        try:
+            number = float(word.rstrip("%")) / (100 if word.endswith("%") else 1)
+        except ValueError:
+            raise HandoffError(f"`{word}` is neither a score nor column=value") from None
+        if score is not None:
+            raise HandoffError("ask about one score at a time")
+        score = number
+    return score, segment
 
 
 def register(app: App, deps: Deps) -> None:
@@ -115,7 +142,16 @@ class Answerer:
         return answers.findings_list(detail.card, found, self._permalinks(found))
 
     def _trust(self, model: str, rest: list[str]) -> Message:
-        return self.deps.trust(model, rest)
+        """`/model trust <model> [score] [column=value ...]`."""
+        try:
+            score, segment = trust_words(rest)
+            with self.deps.sessions() as session:
+                assessment = assess_trust(
+                    session, model_id=model, now=self.deps.now(), score=score, segment=segment
+                )
+        except HandoffError as error:
+            return Message(f"{error}. Ask like `/model trust {model} 0.72 region=APAC`.")
+        return trust_answer(assessment, self.deps.directory.people(assessment.builders))
 
     def _check(self, model: str, _rest: list[str]) -> Message | None:
         with self.deps.sessions() as session:

@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.access import Access
-from bot.blocks.kit import Message
 from bot.directory import Directory
 from jobs.queries import CardView
 from store import repo
@@ -35,8 +34,6 @@ class Deps:
     """Run `/model check` in the background: (model, user, channel, respond)."""
     permalink: Callable[[str, str], str | None] = _nothing
     """A message's permalink (channel ID, ts), cached."""
-    trust: Callable[[str, list[str]], Message] = field(default=lambda model, _words: Message(model))
-    """The answer to `/model trust <model> [score] [column=value ...]`."""
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 

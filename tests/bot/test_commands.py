@@ -117,3 +117,28 @@ def test_the_app_home_shows_a_builders_models_and_others_every_model(served: Ser
     served.send(signing.event_callback(signing.app_home_opened(STRANGER), secret=SECRET))
     theirs = json.dumps(wait_for(lambda: served.slack.home(STRANGER)))
     assert "Models watched by handoff" in theirs and "handoff register" in theirs
+
+
+def test_trust_answers_whether_to_rely_on_the_scores_and_why(served: Served) -> None:
+    answer = ask(served, "trust credit-risk")
+    text = _text(answer)
+    assert answer["response_type"] == "ephemeral"
+    assert "Can I trust Credit risk score?" in text
+    assert "Do not rely on it" in text  # a critical drift is open
+    assert "*Why*" in text and "<@U024BE7LH>" in text
+
+
+def test_trust_for_a_score_in_a_segment_names_its_limitation_and_what_the_score_meant(
+    served: Served,
+) -> None:
+    text = _text(ask(served, "trust credit-risk 0.72 region=APAC"))
+    assert "a score of 0.72 for region=APAC" in text
+    assert "What a score of 0.72 has meant" in text
+    assert "Less reliable in APAC" in text
+
+
+@pytest.mark.parametrize("words", ["banana", "0.72 0.8", "1.7", "region="])
+def test_a_trust_question_it_cannot_read_says_how_to_ask(served: Served, words: str) -> None:
+    assert "/model trust credit-risk 0.72 region=APAC" in _text(
+        ask(served, f"trust credit-risk {words}")
+    )

@@ -2,29 +2,46 @@
 
 A custom collector reads the database once per scrape (`jobs.vitals`), so every replica reports the
 same totals and nothing is counted in memory that a restart would lose. Every metric has HELP.
+Per-model families are labelled by model id (and feature, severity or kind): models x features at
+most, never a finding id, and no free text but a model's name and channel in `handoff_model_info`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, sessionmaker
 
-from jobs.vitals import read_vitals
+from jobs.vitals import MAX_FEATURES, ModelVitals, Vitals, read_metrics
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 class VitalsCollector(Collector):
-    """Database-backed gauges and counters about handoff itself, read at each scrape."""
+    """Database-backed gauges and counters about handoff and its models, read at each scrape."""
 
-    def __init__(self, sessions: sessionmaker[Session], leading: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        leading: Callable[[], bool],
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
         self._sessions = sessions
         self._leading = leading
+        self._clock = clock
 
     def collect(self) -> Iterator[Metric]:
-        vitals = read_vitals(self._sessions)
+        vitals = read_metrics(self._sessions, now=self._clock())
+        yield from self._totals(vitals)
+        yield from _model_families(vitals.model_vitals)
+
+    def _totals(self, vitals: Vitals) -> Iterator[Metric]:
         yield GaugeMetricFamily(
             "handoff_up", "1 when the database answers, else 0.", value=int(vitals.database_ok)
         )
@@ -57,10 +74,72 @@ class VitalsCollector(Collector):
         )
 
 
+def _model_families(models: tuple[ModelVitals, ...]) -> Iterator[Metric]:
+    """One family per model-health number; a model without the number has no sample in it."""
+    info = GaugeMetricFamily(
+        "handoff_model_info",
+        "1 for every registered model, with its name and Slack channel from its current card.",
+        labels=["model", "name", "channel"],
+    )
+    drift = GaugeMetricFamily(
+        "handoff_model_drift",
+        "Drift of a feature, or of the score (feature = the score column), in the model's latest "
+        f"completed check (metric: psi). The score and the {MAX_FEATURES} features with the "
+        "largest values are kept per model.",
+        labels=["model", "feature", "metric"],
+    )
+    performance = GaugeMetricFamily(
+        "handoff_model_performance",
+        "Performance in the model's latest completed check: estimated from the scores (no labels "
+        "needed), realized from labels, and the baseline's (metric: accuracy).",
+        labels=["model", "metric", "kind"],
+    )
+    findings = GaugeMetricFamily(
+        "handoff_model_open_findings",
+        "Findings that want attention (open, not in a resolved episode), by model and severity.",
+        labels=["model", "severity"],
+    )
+    hours = GaugeMetricFamily(
+        "handoff_model_hours_since_check",
+        "Hours since the model's latest completed check finished (the one with the latest window "
+        "end). No sample for a model never checked.",
+        labels=["model"],
+    )
+    days = GaugeMetricFamily(
+        "handoff_model_days_since_check_in_answer",
+        "Days since somebody last answered the model's check-in. No sample for a model whose "
+        "check-ins were never answered.",
+        labels=["model"],
+    )
+    dead = GaugeMetricFamily(
+        "handoff_model_dead_notifications",
+        "The model's Slack messages given up on (dead in the outbox; "
+        "`handoff outbox --retry-dead` re-queues them).",
+        labels=["model"],
+    )
+    for model in models:
+        info.add_metric([model.model_id, model.name, model.channel], 1)
+        for metric, feature, value in model.drift:
+            drift.add_metric([model.model_id, feature, metric], value)
+        for metric, kind, value in model.performance:
+            performance.add_metric([model.model_id, metric, kind], value)
+        for severity, count in model.open_findings:
+            findings.add_metric([model.model_id, severity], count)
+        if model.hours_since_check is not None:
+            hours.add_metric([model.model_id], model.hours_since_check)
+        if model.days_since_check_in_answer is not None:
+            days.add_metric([model.model_id], model.days_since_check_in_answer)
+        dead.add_metric([model.model_id], model.dead_notifications)
+    yield from (info, drift, performance, findings, hours, days, dead)
+
+
 def metrics_registry(
-    sessions: sessionmaker[Session], leading: Callable[[], bool]
+    sessions: sessionmaker[Session],
+    leading: Callable[[], bool],
+    *,
+    clock: Callable[[], datetime] = _utcnow,
 ) -> Callable[[], bytes]:
     """A function rendering this process's registry as exposition text, for the HTTP server."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(VitalsCollector(sessions, leading))
+    registry.register(VitalsCollector(sessions, leading, clock))
     return lambda: generate_latest(registry)

@@ -10,7 +10,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, text, update
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    and_,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    type_coerce,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from store.models import (
@@ -724,3 +735,82 @@ def window_profile_rows(
         .order_by(WindowProfile.window_end)
     ).all()
     return [(end, data) for end, data in rows]
+
+
+# --- model health for GET /metrics (jobs/vitals.py, bot/metrics.py)
+#
+# Each function reads every model at once, so a scrape makes the same few queries whatever the
+# number of models. JSON is cut down inside the database (the card's channel and score column, a
+# run's headline `series`): a scrape does not load whole cards or reports.
+
+
+def model_labels(*, session: Session) -> list[tuple[str, str, str | None, str | None]]:
+    """(model id, name, channel, score column) of every model, by id, from its current card."""
+    content = type_coerce(CardVersion.content, JSON)
+    rows = session.execute(
+        select(
+            Model.id,
+            Model.name,
+            content["channel"].as_string(),
+            content[("data", "score")].as_string(),
+        )
+        .outerjoin(
+            CardVersion,
+            and_(CardVersion.model_id == Model.id, CardVersion.version == Model.current_version),
+        )
+        .order_by(Model.id)
+    ).all()
+    return [(model, name, channel, score) for model, name, channel, score in rows]
+
+
+def latest_run_series(
+    *, session: Session
+) -> list[tuple[str, datetime, datetime | None, dict[str, Any]]]:
+    """(model id, window end, finished at, headline series) of each model's completed run with the
+    latest window end: one GROUP BY joined back on the (model, window end) unique key."""
+    completed = CheckRun.status == CheckStatus.COMPLETED
+    latest = (
+        select(CheckRun.model_id, func.max(CheckRun.window_end).label("window_end"))
+        .where(completed)
+        .group_by(CheckRun.model_id)
+        .subquery()
+    )
+    series = type_coerce(CheckRun.metrics, JSON)[("metrics", "series")]
+    rows = session.execute(
+        select(CheckRun.model_id, CheckRun.window_end, CheckRun.finished_at, series)
+        .join(
+            latest,
+            and_(
+                CheckRun.model_id == latest.c.model_id, CheckRun.window_end == latest.c.window_end
+            ),
+        )
+        .where(completed)
+    ).all()
+    return [
+        (model, end, finished, values if isinstance(values, dict) else {})
+        for model, end, finished, values in rows
+    ]
+
+
+def open_finding_counts_by_model(*, session: Session) -> dict[tuple[str, str], int]:
+    """Findings that want attention (as `open_finding_counts`), by (model id, severity)."""
+    rows = session.execute(
+        select(Finding.model_id, Finding.severity, func.count())
+        .outerjoin(Episode, Finding.episode_id == Episode.id)
+        .where(
+            Finding.state == FindingState.OPEN,
+            or_(Episode.id.is_(None), Episode.state != EpisodeState.RESOLVED),
+        )
+        .group_by(Finding.model_id, Finding.severity)
+    ).all()
+    return {(model, severity): count for model, severity, count in rows}
+
+
+def last_check_in_answers(*, session: Session) -> dict[str, datetime]:
+    """When each model's check-ins were last answered (models never answered are absent)."""
+    rows = session.execute(
+        select(CheckIn.model_id, func.max(CheckIn.answered_at))
+        .where(CheckIn.answered_at.is_not(None))
+        .group_by(CheckIn.model_id)
+    ).all()
+    return {model: answered for model, answered in rows if answered is not None}

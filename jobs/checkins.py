@@ -15,6 +15,10 @@ The answers, for the Slack buttons (bot/listeners/checkins.py):
 - `hand_over`: new builders make a new card version, announced, the new builders tagged and
   welcomed with the card.
 
+**The business digest.** Where the card has a `business_channel`, the check-in also queues a
+short weekly note there in plain words (`business_digest`): can this week's scores be trusted
+(jobs/trust.py), for whom not (the limitations that bite now), and who to ask.
+
 **The orphaned-model alarm.** A model nobody understands any more is a risk in itself. When
 nobody answered the last `UNANSWERED_IN_A_ROW` check-ins, or every builder is gone from Slack
 (deactivated, or not in the workspace: the `Roster` the bot passes in says), the check-in opens
@@ -40,10 +44,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from jobs import findings
 from jobs.errors import NotFound
 from jobs.observations import Observation
+from jobs.outbox import check_in_key
 from jobs.recap import recap
 from jobs.registration import register_card
 from jobs.schedule import last_fire
 from jobs.stats import Severity
+from jobs.trust import assess_trust
 from store import repo
 from store.card_schema import Limitation
 from store.cards import Card, card_to_dict
@@ -57,6 +63,7 @@ UNANSWERED_IN_A_ROW = 2
 OWNERSHIP = "ownership"
 OWNERSHIP_KEY = f"{OWNERSHIP}|||"
 RESPONSES = ("still_true", "review", "handed_over")
+DIGEST_REASONS = 4
 
 Roster = Callable[[Sequence[str]], Sequence[str] | None]
 """Of a card's builders (as the card names them), those gone from Slack: deactivated, or not in
@@ -80,11 +87,6 @@ class Revision:
     model_id: str
     version: int
     changes: tuple[str, ...]
-
-
-def message_key(model_id: str, period: str, what: str) -> str:
-    """The outbox key of one of a check-in's messages (`post`, `chart`, `answer:...`)."""
-    return f"checkin:{model_id}:{period}:{what}"
 
 
 def period_of(moment: datetime, timezone: str) -> str:
@@ -188,7 +190,44 @@ def make(
         kind = NotificationKind.CHECK_IN_CHART
         _queue(session, check_in, kind, "chart", channel=card.channel, payload=chart, now=now)
     _judge_ownership(session, card, check_in, earlier=earlier, gone=gone, now=now)
+    if card.business_channel:
+        digest = business_digest(session, card, week_to=week.end, now=now)
+        kind = NotificationKind.BUSINESS_DIGEST
+        _queue(
+            session,
+            check_in,
+            kind,
+            "digest",
+            channel=card.business_channel,
+            payload=digest,
+            now=now,
+        )
     return check_in
+
+
+def business_digest(session: Session, card: Card, *, week_to: str, now: datetime) -> dict[str, Any]:
+    """The weekly note for the business channel, as data: can this week's scores be trusted (the
+    trust assessment's verdict and reasons), for whom not (the card's limitations that bite now:
+    those on a column or segment an open finding is about, then those that always hold), and who
+    to ask (the builders, rendered by the bot)."""
+    assessment = assess_trust(session, model_id=card.model, now=now)
+    columns = {
+        part
+        for f in assessment.health.findings
+        for part in (f.feature, (f.segment or "").split("=", 1)[0])
+        if part
+    }
+    notes = [*assessment.limitations.other, *assessment.limitations.covering]
+    biting = [n.text for n in notes if n.column in columns]
+    always = [n.text for n in assessment.limitations.general]
+    last_day = datetime.fromisoformat(week_to) - timedelta(microseconds=1)
+    return {
+        "verdict": str(assessment.verdict),
+        "headline": assessment.headline,
+        "reasons": list(assessment.reasons[:DIGEST_REASONS]),
+        "limitations": biting + always,
+        "week_to": f"{last_day:%a %d %b}",
+    }
 
 
 def _gone(card: Card, roster: Roster | None) -> list[str] | None:
@@ -273,7 +312,7 @@ def _queue(
 ) -> None:
     session.add(
         Notification(
-            idempotency_key=message_key(check_in.model_id, check_in.period, what),
+            idempotency_key=check_in_key(check_in.model_id, check_in.period, what),
             model_id=check_in.model_id,
             kind=kind,
             channel=channel,

@@ -92,6 +92,11 @@ def claim(
         return [OutboxItem.of(row) for row in rows]
 
 
+def check_in_key(model_id: str, period: str, what: str) -> str:
+    """The outbox key of one of a check-in's messages (`post`, `chart`, `digest`, `answer:…`)."""
+    return f"checkin:{model_id}:{period}:{what}"
+
+
 def check_in_thread(sessions: sessionmaker[Session], check_in_id: int) -> tuple[str, str] | None:
     """(channel ID, ts) of a check-in's message, once posted."""
     with sessions() as session:

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from jobs.checkins import message_key
+from jobs.outbox import check_in_key
 from jobs.recap import Recap
 from jobs.stats import Severity
 from store import repo
@@ -434,7 +434,7 @@ def check_in_view(*, session: Session, check_in_id: int) -> CheckInView | None:
         session=session, model_id=model_id, version=check_in.card_version or 0
     )
     post = repo.notification_by_key(
-        session=session, key=message_key(model_id, check_in.period, "post")
+        session=session, key=check_in_key(model_id, check_in.period, "post")
     )
     if latest is None or post is None:
         return None

@@ -56,8 +56,7 @@ def business_note(
 VERDICT_WORDS = {
     "trust": "✅ Yes: the scores behave as they did when the model was validated.",
     "caution": "🟠 With care: read what follows before acting on a score.",
-    "do_not_trust": "🔴 No: do not act on the scores alone until the builders say otherwise.",
-    "unknown": "⚪ handoff cannot tell yet: it has not checked enough of this week's data.",
+    "do_not_rely": "🔴 No: do not act on the scores alone until the builders say otherwise.",
 }
 
 
@@ -66,7 +65,7 @@ def business_digest(
 ) -> Message:
     """The weekly note for the business channel, in plain words: can this week's scores be
     trusted (the trust assessment), for whom not (the limitations that bite now), who to ask."""
-    verdict = str(payload.get("verdict", "unknown"))
+    verdict = str(payload.get("verdict", ""))
     reasons: Sequence[str] = payload.get("reasons", [])
     biting: Sequence[str] = payload.get("limitations", [])
     tagged, _notes = builders_line(card, people)

@@ -399,3 +399,14 @@ def test_every_builder_gone_from_slack_opens_a_critical_ownership_finding(
     assert "Every builder of this model is gone from Slack" in finding.summary
     with sessions() as session:
         assert session.scalars(select(CheckIn)).one().ownerless
+
+
+def test_the_business_channel_gets_a_plain_weekly_digest(desk: Desk) -> None:
+    desk.sweep()
+    (digest,) = desk.slack.messages("underwriting")
+    text = json.dumps(digest["blocks"])
+    assert "Can this week's scores be trusted?" in text
+    assert "No: do not act on the scores alone" in text  # a critical drift is open this week
+    assert "*Why*" in text and "accuracy" in text.lower()
+    assert f"<@{BUILDER}>" in text and "/model trust credit-risk" in text
+    assert "week to Sun 01 Feb" in text

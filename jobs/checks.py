@@ -203,7 +203,7 @@ def _judge(
             )
         ]
         history = series.from_runs(
-            repo.run_metrics(
+            repo.run_series(
                 session=session,
                 model_id=window.model_id,
                 since=end - timedelta(days=series.HISTORY_DAYS),

@@ -375,12 +375,12 @@ def model_detail(*, session: Session, model_id: str, now: datetime) -> ModelDeta
     findings = tuple(
         f for f in finding_views(session=session, model_id=model_id) if f.wants_attention
     )
-    runs = repo.run_metrics(
+    runs = repo.run_series(
         session=session, model_id=model_id, since=now - timedelta(days=TREND_DAYS), until=now
     )
     named: dict[str, list[tuple[datetime, float]]] = {}
-    for end, metrics in sorted(runs, key=lambda run: run[0]):
-        for name, value in (metrics.get("metrics", {}).get("series") or {}).items():
+    for end, stored in sorted(runs, key=lambda run: run[0]):
+        for name, value in stored.items():
             if value is not None and name != "accuracy@baseline":
                 named.setdefault(name, []).append((end, float(value)))
     series = tuple(

@@ -137,7 +137,7 @@ def recap(session: Session, *, card: Card, end: datetime) -> Recap:
     model_id = card.model
     start = end - WEEK
     runs = sorted(
-        repo.run_metrics(
+        repo.run_series(
             session=session, model_id=model_id, since=end - CHART_WEEKS * WEEK, until=end
         ),
         key=lambda run: run[0],
@@ -166,8 +166,8 @@ def key_metrics(
 ) -> tuple[Metric, ...]:
     """The key metrics (see the module docstring) from runs' stored series, oldest run first."""
     named: dict[str, list[tuple[datetime, float]]] = {}
-    for end, metrics in runs:
-        for name, value in (metrics.get("metrics", {}).get("series") or {}).items():
+    for end, stored in runs:
+        for name, value in stored.items():
             if value is not None:
                 named.setdefault(name, []).append((end, float(value)))
     thresholds = thresholds_of(card)

@@ -29,11 +29,11 @@ Series = dict[str, list[tuple[float, float]]]
 
 
 def from_runs(runs: Sequence[tuple[datetime, dict[str, Any]]]) -> Series:
-    """The series stored by earlier runs (`(window end, CheckRun.metrics)` pairs)."""
+    """The series stored by earlier runs (`(window end, series)` pairs, `repo.run_series`)."""
     out: Series = {}
-    for window_end, metrics in runs:
+    for window_end, stored in runs:
         day = window_end.timestamp() / 86_400
-        for name, value in metrics.get("metrics", {}).get("series", {}).items():
+        for name, value in stored.items():
             if value is not None:
                 out.setdefault(name, []).append((day, float(value)))
     return out

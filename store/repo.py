@@ -157,19 +157,22 @@ def check_run_at(*, session: Session, model_id: str, window_end: datetime) -> Ch
     ).first()
 
 
-def run_metrics(
+def run_series(
     *, session: Session, model_id: str, since: datetime, until: datetime
 ) -> list[tuple[datetime, dict[str, Any]]]:
-    """(window end, stored metrics) of completed runs with `since <= window_end < until`."""
+    """(window end, headline series) of completed runs with `since <= window_end < until`. Only
+    the series (a few hundred bytes) is read out of each run's stored metrics (tens of KB), inside
+    the database."""
+    series = type_coerce(CheckRun.metrics, JSON)[("metrics", "series")]
     rows = session.execute(
-        select(CheckRun.window_end, CheckRun.metrics).where(
+        select(CheckRun.window_end, series).where(
             CheckRun.model_id == model_id,
             CheckRun.status == CheckStatus.COMPLETED,
             CheckRun.window_end < until,
             CheckRun.window_end >= since,
         )
     ).all()
-    return [(end, metrics or {}) for end, metrics in rows]
+    return [(end, values if isinstance(values, dict) else {}) for end, values in rows]
 
 
 # --- findings and episodes

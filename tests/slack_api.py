@@ -11,7 +11,7 @@ uploaded files, response URLs), answers with Slack's errors and shapes, validate
 (``invalid_blocks`` for messages, ``invalid_arguments`` for views), checks tokens and scopes
 (``not_authed``, ``invalid_auth``, ``account_inactive``, ``missing_scope``), records every call, and
 scripts outages (HTTP 429 with ``Retry-After``, 5xx, hangs, a per-channel ``chat.postMessage``
-rate limiter that is off until ``rate_limit()``). The code lives in `tests/fakeslack/`; this module
+rate limiter that is off until ``rate_limit()``). The code lives in `bot/fakeslack/`; this module
 is the import point.
 
 Where it differs from Slack, on purpose or for want of knowing better:
@@ -38,7 +38,7 @@ Where it differs from Slack, on purpose or for want of knowing better:
 - No Events API, Socket Mode, workspace-wide rate limits or method tiers.
 """
 
-from tests.fakeslack.server import Call, FakeSlack
-from tests.fakeslack.state import DEFAULT_SCOPES, Identity, UploadedFile
+from bot.fakeslack.server import Call, FakeSlack
+from bot.fakeslack.state import DEFAULT_SCOPES, Identity, UploadedFile
 
 __all__ = ["DEFAULT_SCOPES", "Call", "FakeSlack", "Identity", "UploadedFile"]

@@ -10,8 +10,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from tests.fakeslack.params import Params, SlackError, decode_cursor, encode_cursor, page
-from tests.fakeslack.state import Channel, Message, Method, Workspace
+from bot.fakeslack.params import Params, SlackError, decode_cursor, encode_cursor, page
+from bot.fakeslack.state import Channel, Message, Method, Workspace
 
 HISTORY_DEFAULT_LIMIT = 100
 CONVERSATION_TYPES = {

@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.fakeslack.blocks import message_errors
-from tests.fakeslack.params import SlackError
-from tests.fakeslack.state import (
+from bot.fakeslack.blocks import message_errors
+from bot.fakeslack.params import SlackError
+from bot.fakeslack.state import (
     RESPONSE_URL_TTL,
     RESPONSE_URL_USES,
     Ephemeral,

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.fakeslack.blocks import MESSAGE_MAX_TEXT, message_errors
-from tests.fakeslack.params import Params, SlackError
-from tests.fakeslack.state import Ephemeral, Message, Method, Workspace
+from bot.fakeslack.blocks import MESSAGE_MAX_TEXT, message_errors
+from bot.fakeslack.params import Params, SlackError
+from bot.fakeslack.state import Ephemeral, Message, Method, Workspace
 
 
 def content(

@@ -13,8 +13,8 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
 
-from tests.fakeslack.params import Params, SlackError
-from tests.fakeslack.state import Message, Method, UploadedFile, Workspace
+from bot.fakeslack.params import Params, SlackError
+from bot.fakeslack.state import Message, Method, UploadedFile, Workspace
 
 
 def get_upload_url(ws: Workspace, p: Params) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fakeslack.params import Params, SlackError
+from bot.fakeslack.params import Params, SlackError
 
 TRIGGER_TTL = 3.0  # seconds a trigger_id stays usable
 RESPONSE_URL_TTL = 30 * 60.0

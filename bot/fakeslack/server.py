@@ -19,11 +19,11 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
-from tests.fakeslack import chat, conversations, files, views
-from tests.fakeslack.faults import ERRORS_BY_STATUS, Failure, Faults, Hang, RateLimiter
-from tests.fakeslack.params import Params, SlackError, decode_params
-from tests.fakeslack.responses import receive_response
-from tests.fakeslack.state import (
+from bot.fakeslack import chat, conversations, files, views
+from bot.fakeslack.faults import ERRORS_BY_STATUS, Failure, Faults, Hang, RateLimiter
+from bot.fakeslack.params import Params, SlackError, decode_params
+from bot.fakeslack.responses import receive_response
+from bot.fakeslack.state import (
     DEFAULT_SCOPES,
     Channel,
     Identity,

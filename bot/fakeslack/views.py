@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.fakeslack.blocks import view_errors
-from tests.fakeslack.params import Params, SlackError
-from tests.fakeslack.state import TRIGGER_TTL, Method, Trigger, View, Workspace
+from bot.fakeslack.blocks import view_errors
+from bot.fakeslack.params import Params, SlackError
+from bot.fakeslack.state import TRIGGER_TTL, Method, Trigger, View, Workspace
 
 PUSH_LIMIT = 3  # views in one modal stack
 

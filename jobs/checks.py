@@ -259,16 +259,20 @@ def merge_trends(
 ) -> list[Observation]:
     """Trends that agree with the levels: a slow trend is no finding of its own when its metric's
     level finding is already at warn or above (seen now, or open); its slope goes into that
-    finding instead ("and still rising 0.02 a week")."""
+    finding instead ("and still rising 0.02 a week"), and the trend is kept `held` (a live trend
+    finding neither updates nor clears, so it never reads as "recovered" because a louder
+    finding now says it). A trend whose line has crossed the warn
+    level while the day's level is still quiet (one day too few rows to say so) stays a finding
+    of its own: dropping it would read as "recovered" while the metric is at its worst."""
     loud = {o.key: o for o in levels if o.severity.rank >= Severity.WARN.rank}
     loud_live = {f.key for f in live if Severity(f.severity).rank >= Severity.WARN.rank}
     out = {o.key: o for o in levels}
     for trend in trends:
         key = _level_key(trend, score)
         if key not in loud and key not in loud_live:
-            if not trend.details.get("crossed"):
-                out[trend.key] = trend
+            out[trend.key] = trend
             continue
+        out[trend.key] = replace(trend, held=True)
         level = loud.get(key)
         if level is None:
             continue

@@ -119,7 +119,9 @@ def trend_observations(
                 feature=None if name.startswith("accuracy@") else name.split(":", 1)[1],
                 value=float(value),
                 threshold=float(threshold),
-                summary=_trend_phrase(name, trend.slope * 7, trend.p_value, threshold, crossing),
+                summary=_trend_phrase(
+                    name, trend.slope * 7, trend.p_value, threshold, crossing, crossed=trend.crossed
+                ),
                 details={
                     "slope_per_day": trend.slope,
                     "p_value": trend.p_value,
@@ -134,7 +136,13 @@ def trend_observations(
 
 
 def _trend_phrase(
-    name: str, per_week: float, p_value: float, threshold: float, crossing: date | None
+    name: str,
+    per_week: float,
+    p_value: float,
+    threshold: float,
+    crossing: date | None,
+    *,
+    crossed: bool = False,
 ) -> str:
     """ "the drift of income (PSI) is rising 0.012 a week (p = 0.003); at this rate it reaches
     the warn level 0.10 on 2026-03-02"."""
@@ -146,4 +154,6 @@ def _trend_phrase(
     text = f"{what} is {moving} {number(abs(per_week))} a week (p = {p_value:.2g})"
     if crossing is not None:
         text += f"; at this rate it reaches the warn level {number(threshold)} on {crossing}"
+    elif crossed:
+        text += f"; its trend line is already past the warn level {number(threshold)}"
     return text

@@ -62,11 +62,35 @@ def test_a_trend_of_a_metric_already_at_warn_goes_into_its_level_finding() -> No
         feature="income",
         details={"slope_per_day": 0.002, "crossed": True},
     )
-    (merged,) = merge_trends([level], [trend], [], score="score")
+    merged, kept = merge_trends([level], [trend], [], score="score")
     assert merged.kind == "input_drift"
     assert merged.summary.endswith("and still rising 0.014 a week")
+    # the trend is held: its live finding neither updates nor reads as recovered
+    assert (kept.kind, kept.held) == ("slow_trend", True)
     quiet = Observation(**{**level.__dict__, "severity": Severity.INFO})
-    assert {o.kind for o in merge_trends([quiet], [trend], [], score="score")} == {"input_drift"}
+    kinds = sorted(o.kind for o in merge_trends([quiet], [trend], [], score="score"))
+    assert kinds == ["input_drift", "slow_trend"]  # past warn while the day is quiet: still said
     early = Observation(**{**trend.__dict__, "details": {"slope_per_day": 0.002}})
     kinds = sorted(o.kind for o in merge_trends([quiet], [early], [], score="score"))
+    assert kinds == ["input_drift", "slow_trend"]
+
+
+def test_a_trend_already_past_warn_says_so_and_is_kept_while_the_day_is_quiet() -> None:
+    """Before, such a trend was dropped when the day's level finding was quiet, and its finding
+    "recovered" while the metric was at its worst (seen in `handoff demo`)."""
+    rising = 0.02 + 0.005 * np.arange(30) + np.random.default_rng(5).normal(0, 0.003, 30)
+    history, today = _history(rising)
+    (trend,) = trend_observations(history, today, END, CARD)
+    assert trend.details["crossed"]
+    assert "its trend line is already past the warn level 0.10" in trend.summary
+    quiet_day = Observation(
+        kind="input_drift",
+        severity=Severity.INFO,
+        summary="median income fell a little (PSI 0.09, warn at 0.10)",
+        metric="psi",
+        feature="income",
+        value=0.09,
+        threshold=0.1,
+    )
+    kinds = sorted(o.kind for o in merge_trends([quiet_day], [trend], [], score="score"))
     assert kinds == ["input_drift", "slow_trend"]

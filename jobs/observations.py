@@ -401,5 +401,42 @@ def observe(
         skip = _unusable(read)
         where = "over the last 7 days, " if pooled else ""
         whole = _drift(report, None, card, skip, where) + _performance(report, None, where)
-        out += whole + _segments(report, card, whole, skip, where)
+        segments = _segments(report, card, whole, skip, where)
+        out += _worst_in(whole, segments, card) + segments
+    return out
+
+
+def _worst_in(
+    whole: list[Observation], segments: list[Observation], card: Card
+) -> list[Observation]:
+    """The whole window's findings, each naming the segment it is worst in when that segment's
+    own finding is held (as loud as the whole, so not a finding of its own) and a limitation of
+    the card covers it: a drift that is all in APAC must still say APAC, and the APAC caveat."""
+    worst: dict[tuple[str, str | None], tuple[float, str, str]] = {}
+    for o in segments:
+        if not o.held or o.segment is None or "=" not in o.segment:
+            continue
+        column, value = o.segment.split("=", 1)
+        limitation = covering_limitation(card, column, value)
+        if limitation is None:
+            continue
+        kind = "performance_drop" if o.metric and "accuracy" in o.metric else None
+        for w in whole:
+            same = w.feature == o.feature if kind is None else w.kind == kind
+            if not same or w.severity.rank < Severity.WARN.rank:
+                continue
+            size = abs(o.value or 0.0)
+            key = (w.kind, w.feature)
+            if key not in worst or size > worst[key][0]:
+                worst[key] = (size, o.segment, limitation.text)
+    out = []
+    for w in whole:
+        found = worst.get((w.kind, w.feature))
+        if found is None:
+            out.append(w)
+            continue
+        _, segment, text = found
+        details = {**w.details, "limitation": text, "worst_segment": segment}
+        summary = f"{w.summary}; worst in {segment}, a known limitation: {text}"
+        out.append(replace(w, summary=summary, details=details))
     return out

@@ -326,7 +326,11 @@ def story_of(*, session: Session, episode_id: int) -> EpisodeStory | None:
 
 
 def _bearing(card: CardView, findings: list[FindingView]) -> tuple[LimitationView, ...]:
-    segments = {f.segment.split("=", 1)[0] for f in findings if f.segment}
+    segments = {f.segment.split("=", 1)[0] for f in findings if f.segment} | {
+        str(f.details["worst_segment"]).split("=", 1)[0]
+        for f in findings
+        if f.details.get("worst_segment")
+    }
     columns = {f.feature for f in findings if f.feature}
     own = [x for x in card.limitations if x.column in segments]
     near = [x for x in card.limitations if x.column in columns and x not in own]

@@ -60,6 +60,9 @@ log = logging.getLogger(__name__)
 
 LOOK_BACK = timedelta(days=8)
 UNANSWERED_IN_A_ROW = 2
+FIRST_AFTER = timedelta(days=1)
+"""No check-in on the day a model is registered: its card was just written, and no check has run.
+The first one comes at the first slot at least this long after the handoff."""
 OWNERSHIP = "ownership"
 OWNERSHIP_KEY = f"{OWNERSHIP}|||"
 RESPONSES = ("still_true", "review", "handed_over")
@@ -125,7 +128,11 @@ def sweep(
         try:
             with sessions.begin() as session:
                 check_in = make(
-                    session, model_id=model_id, now=now, since=created_at, roster=roster
+                    session,
+                    model_id=model_id,
+                    now=now,
+                    since=created_at + FIRST_AFTER,
+                    roster=roster,
                 )
                 if check_in is not None:
                     made.append(check_in.id)

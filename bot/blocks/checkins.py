@@ -227,9 +227,10 @@ def card_edited(
     blocks = [section(f"📝 {who} changed the card: it is now *version {version}*\n{body}")]
     if welcome:
         names = " ".join(mention(people, w) for w in welcome)
+        role = "a builder" if len(welcome) == 1 else "its builders"
         blocks += [
             section(
-                f"👋 Welcome {names}: you are now the builders of *{escape(card.name)}*. "
+                f"👋 Welcome {names}: you are now {role} of *{escape(card.name)}*. "
                 "handoff will tag you when it drifts and check in with you every week. "
                 "Here is what it is for and where it must not be trusted:"
             ),

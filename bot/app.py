@@ -33,15 +33,18 @@ def build_app(
     signing_secret: str,
     deps: Deps,
     executor: ThreadPoolExecutor | None = None,
+    before_response: bool = False,
 ) -> App:
     """The app on `client` (whose base URL is SLACK_API_URL) with handoff's listeners; they run
-    in `executor` after their ack (its owner shuts it down)."""
+    in `executor` after their ack (its owner shuts it down), or with `before_response` inside
+    the request, before it is answered (`handoff demo` replays clicks one after another)."""
     app = App(
         client=client,
         signing_secret=signing_secret,
         token_verification_enabled=False,  # the runtime called auth.test already
         raise_error_for_unhandled_request=False,
         listener_executor=executor,
+        process_before_response=before_response,
     )
 
     @app.middleware

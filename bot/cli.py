@@ -13,7 +13,7 @@ import os
 import click
 from sqlalchemy.engine import make_url
 
-from bot.commands import cards, checks, findings, outbox
+from bot.commands import cards, checks, demo, findings, outbox
 from bot.console import settings, translated
 from store import db
 
@@ -26,7 +26,7 @@ def cli() -> None:
     )
 
 
-for module in (cards, checks, findings, outbox):
+for module in (cards, checks, findings, outbox, demo):
     for command in module.COMMANDS:
         cli.add_command(command)
 

@@ -261,9 +261,11 @@ def merge_trends(
     level finding is already at warn or above (seen now, or open); its slope goes into that
     finding instead ("and still rising 0.02 a week"), and the trend is kept `held` (a live trend
     finding neither updates nor clears, so it never reads as "recovered" because a louder
-    finding now says it). A trend whose line has crossed the warn
-    level while the day's level is still quiet (one day too few rows to say so) stays a finding
-    of its own: dropping it would read as "recovered" while the metric is at its worst."""
+    finding now says it; a live trend not seen today is held too while its level is loud: an
+    estimate bouncing back while realized accuracy falls is not good news). A trend whose line
+    has crossed the warn level while the day's level is still quiet (one day too few rows to say
+    so) stays a finding of its own: dropping it would read as "recovered" while the metric is at
+    its worst."""
     loud = {o.key: o for o in levels if o.severity.rank >= Severity.WARN.rank}
     loud_live = {f.key for f in live if Severity(f.severity).rank >= Severity.WARN.rank}
     out = {o.key: o for o in levels}
@@ -283,6 +285,19 @@ def merge_trends(
             summary=f"{level.summary}, and still {rising} {abs(per_week):.2g} a week",
             details={**level.details, "trend_per_week": per_week},
         )
+    for finding in live:  # a trend not seen today, whose level finding is loud: held, too
+        if finding.kind != "slow_trend" or not finding.metric or finding.key in out:
+            continue
+        probe = Observation(
+            kind="slow_trend",
+            severity=Severity(finding.severity),
+            summary=finding.summary,
+            metric=finding.metric,
+            feature=finding.feature,
+            held=True,
+        )
+        if probe.key == finding.key and _level_key(probe, score) in loud.keys() | loud_live:
+            out[probe.key] = probe
     return list(out.values())
 
 

@@ -94,3 +94,33 @@ def test_a_trend_already_past_warn_says_so_and_is_kept_while_the_day_is_quiet() 
     )
     kinds = sorted(o.kind for o in merge_trends([quiet_day], [trend], [], score="score"))
     assert kinds == ["input_drift", "slow_trend"]
+
+
+def test_a_live_trend_not_seen_today_is_held_while_its_level_finding_is_loud() -> None:
+    """Before, an estimated-accuracy trend "recovered" when the blind estimate bounced back while
+    the realized accuracy finding was critical (seen in `handoff demo`)."""
+    from store.models import Finding
+
+    level = Observation(
+        kind="performance_drop",
+        severity=Severity.CRITICAL,
+        summary="accuracy 0.71 against 0.78 at baseline (realized)",
+        metric="accuracy_drop",
+        value=0.07,
+        threshold=0.05,
+    )
+    live = Finding(
+        kind="slow_trend",
+        key="slow_trend|accuracy@estimated||",
+        metric="accuracy@estimated",
+        feature=None,
+        severity="warn",
+        summary="accuracy (estimated) is falling 0.006 a week",
+    )
+    out = merge_trends([level], [], [live], score="score")
+    held = [o for o in out if o.kind == "slow_trend"]
+    assert [(o.key, o.held) for o in held] == [(live.key, True)]
+    quiet = Observation(**{**level.__dict__, "severity": Severity.INFO})
+    assert [o.kind for o in merge_trends([quiet], [], [live], score="score")] == [
+        "performance_drop"
+    ]  # a quiet level: the trend may clear and recover as usual

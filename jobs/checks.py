@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from jobs import series
 from jobs.columns import Watched
 from jobs.errors import SourceError, WindowError
+from jobs.file_index import StoredFileIndex
 from jobs.observations import Observation, matured_observations, observe
 from jobs.registration import Loaded, ensure_baseline, load
 from jobs.results import CheckResult, report_json
@@ -103,7 +104,12 @@ def run_check(
             sessions=sessions, loaded=loaded, now=now, environ=environ, source=source
         )
         baseline = Baseline.from_bytes(baseline_row.data)
-        source = source or open_source(card.data.source, environ=environ, base_dir=loaded.base_dir)
+        source = source or open_source(
+            card.data.source,
+            environ=environ,
+            base_dir=loaded.base_dir,
+            index=StoredFileIndex(sessions),
+        )
         if guard is not None:
             guard.source = source.describe()
         watched = Watched.from_bins(baseline.bins, card.data.timestamp)

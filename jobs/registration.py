@@ -27,8 +27,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.columns import watched_columns
 from jobs.errors import CardError, CardProblem, NotFound
+from jobs.file_index import StoredFileIndex
 from jobs.fitting import BuiltBaseline, baseline_window, build_baseline
-from jobs.sources import SchemaKind, Source, open_source
+from jobs.sources import FileIndex, SchemaKind, Source, open_source
 from store import repo
 from store.card_schema import BaselineSource, HttpSource
 from store.cards import Card, card_hash, card_to_dict, describe_changes
@@ -97,11 +98,13 @@ def _listed(schema: Mapping[str, SchemaKind]) -> str:
     return ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
 
 
-def _sources(card: Card, base_dir: Path, environ: Mapping[str, str]) -> tuple[Source, Source]:
+def _sources(
+    card: Card, base_dir: Path, environ: Mapping[str, str], index: FileIndex | None
+) -> tuple[Source, Source]:
     """The monitored source, and the one the baseline is read from (the same, or its own)."""
-    monitored = open_source(card.data.source, environ=environ, base_dir=base_dir)
+    monitored = open_source(card.data.source, environ=environ, base_dir=base_dir, index=index)
     if isinstance(card.baseline, BaselineSource):
-        own = open_source(card.baseline.source, environ=environ, base_dir=base_dir)
+        own = open_source(card.baseline.source, environ=environ, base_dir=base_dir, index=index)
         return monitored, own
     return monitored, monitored
 
@@ -113,6 +116,7 @@ def fit_for(
     base_dir: Path,
     environ: Mapping[str, str],
     source: Source | None = None,
+    index: FileIndex | None = None,
 ) -> BuiltBaseline:
     """Check `card` against its data and fit its baseline; CardError naming the card's fields
     for columns the data lacks, SourceError when the data cannot be read or is too thin.
@@ -120,8 +124,9 @@ def fit_for(
     The columns are checked against the source the baseline is read from, and against the
     monitored source too when that is another one whose schema is cheap to read (files, SQL; an
     HTTP endpoint would have to serve a page for it, so it is checked by its first check).
+    `index` keeps what reading files learns of them (`jobs.file_index`).
     """
-    monitored, reference = _sources(card, base_dir, environ)
+    monitored, reference = _sources(card, base_dir, environ, index)
     if source is not None:
         monitored = source
         reference = reference if isinstance(card.baseline, BaselineSource) else source
@@ -297,7 +302,12 @@ def ensure_baseline(
         return loaded.baseline
     card = loaded.card
     fitted = fit_for(
-        card, file=loaded.source_file, base_dir=loaded.base_dir, environ=environ, source=source
+        card,
+        file=loaded.source_file,
+        base_dir=loaded.base_dir,
+        environ=environ,
+        source=source,
+        index=StoredFileIndex(sessions),
     )
     basis = baseline_basis(card)
     row = _baseline_row(card, loaded.card_version_id, basis, fitted, now)

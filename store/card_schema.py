@@ -26,6 +26,7 @@ from pydantic import (
     StringConstraints,
     Tag,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -243,11 +244,27 @@ class Context(_Part):
     notes: Text | None = None
 
 
+_DATE_FIELD = re.compile(r"\{date(?::[^{}]*)?\}")
+
+
 class FileSource(_Part):
-    """CSV or Parquet files; `path` may be a glob, like data/credit/*.csv."""
+    """CSV or Parquet files; `path` may be a glob, like data/credit/*.csv, or a date template, like
+    data/{date:%Y-%m-%d}.csv or data/dt={date:%Y-%m-%d}/*.parquet (only the window's days are read).
+    """
 
     kind: Literal["csv", "parquet"]
     path: Text
+
+    @field_validator("path")
+    @classmethod
+    def _only_date_fields(cls, value: str) -> str:
+        rest = _DATE_FIELD.sub("", value)
+        if "{" in rest or "}" in rest:
+            raise invalid(
+                "the only field a path may hold is {date} or {date:FORMAT} with strftime "
+                "directives, like data/{date:%Y-%m-%d}.csv"
+            )
+        return value
 
 
 class SqlSource(_Part):

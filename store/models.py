@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Dialect,
     Float,
@@ -322,3 +323,24 @@ class LeaderLease(Base):
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime]
     renewed_at: Mapped[datetime]
+
+
+class FileSpanRow(Base):
+    """What a csv/parquet read learnt about one file: its size and modification time then, and the
+    time span (ns since the epoch) of its rows by one timestamp column, so later windows skip it
+    while it is unchanged (`jobs.sources.spans`). A cache: losing it costs one read per file."""
+
+    __tablename__ = "file_spans"
+    __table_args__ = (UniqueConstraint("path", "timestamp_column"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(String(1024))
+    timestamp_column: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    rows: Mapped[int] = mapped_column(BigInteger)
+    first_ns: Mapped[int | None] = mapped_column(BigInteger)
+    last_ns: Mapped[int | None] = mapped_column(BigInteger)
+    unplaced: Mapped[dict[str, Any]] = mapped_column(default=dict)  # reason -> rows
+    head_digest: Mapped[str | None] = mapped_column(String(64))  # of its first 64 KiB, hex
+    indexed_at: Mapped[datetime]

@@ -30,6 +30,7 @@ from store.models import (
     CheckIn,
     CheckRun,
     Episode,
+    FileSpanRow,
     Finding,
     LeaderLease,
     Model,
@@ -817,3 +818,59 @@ def last_check_in_answers(*, session: Session) -> dict[str, datetime]:
         .group_by(CheckIn.model_id)
     ).all()
     return {model: answered for model, answered in rows if answered is not None}
+
+
+# --- the file index (csv/parquet files' time spans)
+
+_PATHS_PER_QUERY = 500
+
+
+class IndexedSpan(NamedTuple):
+    path: str
+    size: int
+    mtime_ns: int
+    rows: int
+    first_ns: int | None
+    last_ns: int | None
+    unplaced: dict[str, Any]
+    head_digest: str | None
+
+
+def file_spans(
+    *, session: Session, timestamp_column: str, paths: Sequence[str]
+) -> list[IndexedSpan]:
+    """The indexed spans of `paths` by `timestamp_column` (paths never indexed are absent)."""
+    out: list[IndexedSpan] = []
+    columns = [getattr(FileSpanRow, name) for name in IndexedSpan._fields]
+    for i in range(0, len(paths), _PATHS_PER_QUERY):
+        rows = session.execute(
+            select(*columns).where(
+                FileSpanRow.timestamp_column == timestamp_column,
+                FileSpanRow.path.in_(paths[i : i + _PATHS_PER_QUERY]),
+            )
+        )
+        out += [IndexedSpan(*row) for row in rows]
+    return out
+
+
+def save_file_span(
+    *,
+    session: Session,
+    path: str,
+    timestamp_column: str,
+    values: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Index one file's span: `values` (size, mtime_ns, rows, first_ns, last_ns, unplaced,
+    head_digest) replace what was known of `path` by `timestamp_column`."""
+    row = session.scalars(
+        select(FileSpanRow).where(
+            FileSpanRow.path == path, FileSpanRow.timestamp_column == timestamp_column
+        )
+    ).one_or_none()
+    if row is None:
+        row = FileSpanRow(path=path, timestamp_column=timestamp_column)
+        session.add(row)
+    for name, value in values.items():
+        setattr(row, name, value)
+    row.indexed_at = now

@@ -10,6 +10,7 @@ import click
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.console import sessions, translated
+from jobs.file_index import StoredFileIndex
 from jobs.fitting import BuiltBaseline
 from jobs.queries import model_views
 from jobs.registration import Registration, fit_for, needs_fit, register_card
@@ -55,7 +56,13 @@ def _fit(made: sessionmaker[Session], card: Card, path: Path) -> BuiltBaseline |
     with made() as session:
         if not needs_fit(session, card):
             return None  # its baseline is kept: nothing it depends on changed
-    return fit_for(card, file=str(path), base_dir=path.resolve().parent, environ=os.environ)
+    return fit_for(
+        card,
+        file=str(path),
+        base_dir=path.resolve().parent,
+        environ=os.environ,
+        index=StoredFileIndex(made),
+    )
 
 
 def _say(result: Registration) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobs.errors import SourceError
 from jobs.sources.base import Batch, ColumnKind, ReadReport, SchemaKind, Source
+from jobs.sources.spans import FileIndex, FileSpan
 
 if TYPE_CHECKING:
     import httpx
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 __all__ = [
     "Batch",
     "ColumnKind",
+    "FileIndex",
+    "FileSpan",
     "ReadReport",
     "SchemaKind",
     "Source",
@@ -34,20 +37,22 @@ def open_source(
     environ: Mapping[str, str],
     base_dir: Path,
     http: httpx.Client | None = None,
+    index: FileIndex | None = None,
 ) -> Source:
     """The source a card's `data.source` describes (`store.cards` FileSource/SqlSource/HttpSource).
 
     `environ` supplies the variables the card names (`url_env`, `headers_env`); `base_dir` is the
     card file's folder, against which relative file paths resolve; `http` is the client for http
-    sources (one is made per read when None); an http source's read ends within `spec.deadline`
-    seconds when the card gives one (else 120). Raises SourceError for an unknown kind or a
-    missing environment variable.
+    sources (one is made per read when None); `index` keeps what csv/parquet reads learn of
+    their files (`jobs.sources.spans`), so later windows skip the files outside them; an http
+    source's read ends within `spec.deadline` seconds when the card gives one (else 120).
+    Raises SourceError for an unknown kind or a missing environment variable.
     """
     kind = getattr(spec, "kind", None)
     if kind in ("csv", "parquet"):
         from jobs.sources.files import FileSource
 
-        return FileSource(kind=kind, path=spec.path, base_dir=base_dir)
+        return FileSource(kind=kind, path=spec.path, base_dir=base_dir, index=index)
     if kind == "sql":
         from jobs.sources.warehouse import SqlSource
 

@@ -133,6 +133,8 @@ def _row_groups_in_window(
             low, high = int(stats.min_raw) * scale, int(stats.max_raw) * scale
             if high < request.window.start_ns or low >= request.window.end_ns:
                 report.skip(row_group.num_rows, pruned=True)
+                if request.span is not None:
+                    request.span.cover(low, high)
                 continue
         kept.append(group)
     return kept

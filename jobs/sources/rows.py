@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from jobs.sources import cells
 from jobs.sources.base import Batch, ColumnKind, ReadReport, Window
+from jobs.sources.spans import TimeSpan
 
 __all__ = ["Request", "charge_malformed", "shape"]
 
@@ -26,6 +27,7 @@ class Request:
     `outside_rejected`: the source was asked for the window (http, sql), so a row outside it, or
     with a bad timestamp, is rejected. Otherwise (files) `file` names the file the rows come from:
     rows outside the window are skipped, and rows that cannot be placed in time are charged to it.
+    `span`, when given, is widened by every timestamp placed (for the file index).
     """
 
     window: Window
@@ -35,6 +37,7 @@ class Request:
     label: str | None
     outside_rejected: bool = False
     file: str | None = None
+    span: TimeSpan | None = None
 
     @property
     def names(self) -> list[str]:
@@ -94,6 +97,8 @@ def _in_window(
     else:
         stamps, valid = np.zeros(rows, dtype=np.int64), np.zeros(rows, dtype=bool)
     unplaced = int(rows - np.count_nonzero(valid))
+    if request.span is not None:
+        request.span.see(stamps[valid] if unplaced else stamps)
     if request.file is None:
         report.reject("bad_timestamp", unplaced)
     elif request.timestamp in raw:

@@ -16,6 +16,7 @@ from store.models import (
     CheckIn,
     CheckRun,
     Episode,
+    FileSpanRow,
     Finding,
     LeaderLease,
     Model,
@@ -176,6 +177,19 @@ def _graph() -> list[Base]:
     )
     lease = LeaderLease(name="scheduler", holder="host:123", expires_at=NOW + DAY, renewed_at=NOW)
     event = SlackEvent(event_id="Ev0123", received_at=NOW)
+    span = FileSpanRow(
+        id=1,
+        path="/data/credit/2024-07-01.csv",
+        timestamp_column="scored_at",
+        size=1_234_567,
+        mtime_ns=1_719_800_000_123_456_789,  # past 2**53: a BIGINT, exact
+        rows=20_000,
+        first_ns=1_719_792_000_000_000_000,
+        last_ns=1_719_878_399_999_999_999,
+        unplaced={"bad_timestamp": 2},
+        head_digest="0f" * 16,
+        indexed_at=NOW,
+    )
     return [
         model,
         card,
@@ -189,6 +203,7 @@ def _graph() -> list[Base]:
         checkin,
         lease,
         event,
+        span,
     ]
 
 

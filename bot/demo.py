@@ -469,7 +469,7 @@ def run_demo(folder: Path, say: Callable[[str], None] = print) -> Outcome:
     card_path = folder / "credit-risk.yaml"
     card_path.write_text(
         "# The demo's handoff card: `handoff demo` wrote it; see README.md for the format.\n"
-        + yaml.safe_dump(card_content("data/*.csv"), sort_keys=False)
+        + yaml.safe_dump(card_content("data/{date}.csv"), sort_keys=False)
     )
     engine = db.prepare(f"sqlite:///{folder / 'handoff.db'}")
     sessions = db.make_sessionmaker(engine)

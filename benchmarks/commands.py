@@ -90,6 +90,7 @@ CHANNEL = "credit-model-health"
 ORIGINAL = "credit-risk"
 DRIFT_FROM = 60  # the check (day after the baseline) the slow drift starts at
 ACK_GOAL, ANSWER_GOAL = 0.050, 0.300
+STEADY_AFTER = 5.0
 WAIT = 10.0  # seconds a client waits for an answer before counting it missing
 CACHE = Path(tempfile.gettempdir()) / "handoff-bench-commands"
 VERDICTS = ("Trust it", "Use with caution", "Do not rely on it")
@@ -413,6 +414,8 @@ class _Arrival:
 class _Tally:
     acks: list[float] = field(default_factory=list)
     answers: list[float] = field(default_factory=list)
+    steady: tuple[list[float], list[float]] = field(default_factory=lambda: ([], []))
+    """The acks and answers of requests sent after the first `STEADY_AFTER` seconds."""
     verdicts: Counter[str] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -446,20 +449,26 @@ def _client(
     ask: Callable[[str], tuple[float, _Arrival]],
     ids: list[str],
     until: float,
+    seconds: float,
     pause: float,
     seed: int,
     tally: _Tally,
 ) -> None:
     rng = np.random.default_rng(seed)
-    while time.monotonic() < until:
+    steady = until - seconds + STEADY_AFTER
+    while (sent := time.monotonic()) < until:
         model = ids[int(rng.integers(len(ids)))]
         acked, arrival = ask(f"trust {model} {rng.uniform(0.01, 0.99):.2f}")
         with tally.lock:
             tally.acks.append(acked)
+            if sent >= steady:
+                tally.steady[0].append(acked)
             if arrival.status != 200 or not arrival.event.is_set():
                 tally.failures[f"HTTP {arrival.status}" if arrival.status else "no answer"] += 1
             else:
                 tally.answers.append(arrival.at)
+                if sent >= steady:
+                    tally.steady[1].append(arrival.at)
                 tally.verdicts[_verdict(arrival.text)] += 1
         if pause:
             time.sleep(pause)
@@ -558,6 +567,7 @@ def main() -> None:
                         "ask": ask,
                         "ids": ids,
                         "until": until,
+                        "seconds": options.seconds,
                         "pause": options.pause,
                         "seed": options.seed * 1000 + n,
                         "tally": tally,
@@ -594,6 +604,10 @@ def main() -> None:
     )
     print(_percentiles("ack", tally.acks, ACK_GOAL))
     print(_percentiles("answer", tally.answers, ANSWER_GOAL))
+    print(f"  the same without the requests sent in the first {STEADY_AFTER:.0f} s (the clients")
+    print("  all start at once), to tell the start-up burst from the steady state:")
+    print(_percentiles("ack", tally.steady[0], ACK_GOAL))
+    print(_percentiles("answer", tally.steady[1], ANSWER_GOAL))
     print(f"  verdicts: {dict(tally.verdicts)}; failures: {dict(tally.failures) or 'none'}")
     print(f"  deepest waitress task queue (requests waiting for a server thread): {deepest}")
     print(

@@ -64,15 +64,20 @@ def build_app(
 
     @app.error
     def handle_error(error: Exception, body: dict[str, Any], respond: Any) -> None:
-        correlation = uuid.uuid4().hex[:12]
-        log.error("listener failed (id %s)", correlation, exc_info=error)
-        if respond is not None and body.get("response_url"):
-            respond(
-                text=f"Something went wrong on handoff's side (id {correlation}); "
-                "the team can find the details in its log.",
-                response_type="ephemeral",
-                replace_original=False,
-            )
+        apologize(error, respond if body.get("response_url") else None)
 
     register(app, deps)
     return app
+
+
+def apologize(error: Exception, respond: Any | None) -> None:
+    """Log `error` under a correlation id and, when the person can be answered, tell them so."""
+    correlation = uuid.uuid4().hex[:12]
+    log.error("listener failed (id %s)", correlation, exc_info=error)
+    if respond is not None:
+        respond(
+            text=f"Something went wrong on handoff's side (id {correlation}); "
+            "the team can find the details in its log.",
+            response_type="ephemeral",
+            replace_original=False,
+        )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +27,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.access import Access
-from bot.app import build_app
+from bot.app import apologize, build_app
 from bot.checking import CheckNow
 from bot.delivery import NETWORK_ERRORS, Deliverer, make_client
 from bot.directory import Directory
@@ -38,6 +39,7 @@ log = logging.getLogger("handoff.slack")
 
 WATCH_EVERY = 30.0
 DEAF_AFTER = 120.0
+ANSWER_WORKERS = 4  # answers wait on Slack too (respond over the network): a few overlap that
 
 
 class Kicker:
@@ -61,6 +63,27 @@ class Kicker:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+class Answers:
+    """Works out `/model` answers in a pool of their own, after the ack. bolt runs each listener,
+    its ack() included, in its listener pool: answers worked out there would, in a burst, leave
+    the requests behind them unacknowledged until one is done (Slack gives up after 3 s)."""
+
+    def __init__(self, workers: int = ANSWER_WORKERS) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="handoff-answer")
+
+    def __call__(self, work: Callable[[], None], respond: Any) -> None:
+        self._pool.submit(self._run, work, respond)
+
+    def _run(self, work: Callable[[], None], respond: Any) -> None:
+        try:
+            work()
+        except Exception as error:  # as the app's error handler answers a failed listener
+            apologize(error, respond)
+
+    def stop(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 @dataclass
 class SlackLink:
     """A live connection to Slack: the app, the deliverer, and the HTTP handler or socket."""
@@ -72,6 +95,7 @@ class SlackLink:
     kicker: Kicker
     listeners: ThreadPoolExecutor
     check_now: CheckNow
+    answers: Answers
     wsgi: SlackRequestHandler | None = None
     socket: SocketModeHandler | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -101,6 +125,7 @@ class SlackLink:
         if self.socket is not None:
             self.socket.close()  # type: ignore[no-untyped-call]
         self.listeners.shutdown(wait=True, cancel_futures=True)
+        self.answers.stop()
         self.check_now.stop()
         self.kicker.stop()
 
@@ -134,6 +159,7 @@ def connect(settings: Settings, sessions: sessionmaker[Session], holder: str) ->
     )
     kicker = Kicker(kicks)
     check_now = CheckNow(sessions=sessions, client=client, delivered=kicker.kick)
+    answers = Answers()
     deps = Deps(
         sessions=sessions,
         directory=directory,
@@ -141,6 +167,7 @@ def connect(settings: Settings, sessions: sessionmaker[Session], holder: str) ->
         kick=kicker.kick,
         check_now=check_now,
         permalink=permalinker(client),
+        answer=answers,
     )
     listeners = ThreadPoolExecutor(max_workers=8, thread_name_prefix="handoff-listener")
     secret = settings.slack_signing_secret or ""
@@ -153,6 +180,7 @@ def connect(settings: Settings, sessions: sessionmaker[Session], holder: str) ->
         kicker=kicker,
         listeners=listeners,
         check_now=check_now,
+        answers=answers,
     )
     if settings.slack_app_token:
         link.socket = SocketModeHandler(app, settings.slack_app_token, web_client=client)

@@ -1,5 +1,7 @@
 """`/model`: acknowledged at once, answered through the command's `response_url` (ephemeral unless
 the text says `share`). The reading lives in jobs (queries, trust); this module parses and renders.
+The answer is worked out in `deps.answer`'s pool, not in bolt's listener pool, which also runs
+every listener's ack(): slow answers there would hold back the acks of the requests behind them.
 """
 
 from __future__ import annotations
@@ -73,14 +75,18 @@ def register(app: App, deps: Deps) -> None:
         verb, words, share = parse(str(command.get("text", "")))
         user, channel = str(command.get("user_id")), str(command.get("channel_id"))
         answer = Answerer(deps, client, user=user, channel=channel, respond=respond)
-        message = answer.of(verb, words)
-        if message is not None:
-            respond(
-                text=message.text,
-                blocks=message.blocks,
-                response_type="in_channel" if share else "ephemeral",
-                replace_original=False,
-            )
+
+        def work() -> None:
+            message = answer.of(verb, words)
+            if message is not None:
+                respond(
+                    text=message.text,
+                    blocks=message.blocks,
+                    response_type="in_channel" if share else "ephemeral",
+                    replace_original=False,
+                )
+
+        deps.answer(work, respond)
 
 
 class Answerer:

@@ -21,6 +21,10 @@ def _nothing(*_args: Any) -> None:
     return None
 
 
+def _at_once(work: Callable[[], None], _respond: Any) -> None:
+    work()
+
+
 @dataclass(frozen=True)
 class Deps:
     """The listeners' collaborators, built once by bot/slack.py (tests build their own)."""
@@ -34,6 +38,8 @@ class Deps:
     """Run `/model check` in the background: (model, user, channel, respond)."""
     permalink: Callable[[str, str], str | None] = _nothing
     """A message's permalink (channel ID, ts), cached."""
+    answer: Callable[[Callable[[], None], Any], None] = _at_once
+    """Work out and send an answer (work, respond) after the ack, off bolt's listener pool."""
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
+from bot.slack import Answers
 from tests import signing
 from tests.bot.served import (  # noqa: F401 - the fixtures
     BUILDER,
@@ -59,6 +61,48 @@ def test_a_model_shows_its_card_findings_with_thread_links_and_trends(served: Se
     assert "median utilization rose from" in text
     assert "https://fake.slack.com/archives/" in text  # the finding's thread
     assert "Less reliable in APAC" in text
+
+
+def test_slow_answers_never_hold_back_the_acks_of_the_requests_behind_them(served: Served) -> None:
+    """bolt runs each listener, its ack() included, in its 8-thread pool: answers worked out in
+    that pool would leave a 9th request unacknowledged until one of them is done."""
+    served.slack.hang("chat.getPermalink", 2.0, times=10)  # each answer waits for its link
+    urls = [served.slack.response_url(channel="credit-model-health") for _ in range(10)]
+
+    def acked(url: str) -> float:
+        request = signing.slash_command(
+            "/model",
+            "credit-risk",
+            secret=SECRET,
+            user_id=BUILDER,
+            channel_id=served.root["channel"],
+            response_url=url,
+        )
+        started = time.monotonic()
+        status, _ = served.send(request)
+        assert status == 200
+        return time.monotonic() - started
+
+    with ThreadPoolExecutor(max_workers=len(urls)) as senders:
+        acks = list(senders.map(acked, urls))
+    assert max(acks) < 1.0, acks
+    for url in urls:
+        (answer,) = wait_for(lambda url=url: served.slack.responses(url), timeout=30)
+        assert "Rank applications by risk of default." in _text(answer)
+
+
+def test_an_answer_that_fails_says_so_with_an_id_for_the_log() -> None:
+    said: list[dict[str, Any]] = []
+    answers = Answers(workers=1)
+
+    def fail() -> None:
+        raise RuntimeError("the database went away")
+
+    answers(fail, lambda **answer: said.append(answer))
+    answers.stop()
+    (apology,) = said
+    assert apology["text"].startswith("Something went wrong on handoff's side (id ")
+    assert apology["response_type"] == "ephemeral"
 
 
 def test_share_answers_in_the_channel(served: Served) -> None:

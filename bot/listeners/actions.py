@@ -1,6 +1,7 @@
 """Buttons of an episode's root message: acknowledge, snooze (a day, a week), resolve (a modal),
-escalate now, explain for business. Each acknowledges at once, checks who may act (a refusal is
-an ephemeral explanation, audited), and calls one jobs function."""
+escalate now, explain for business. Each acknowledges at once and does its work in `deps.answer`'s
+pool (off bolt's listener pool, which runs every ack): checks who may act (a refusal is an
+ephemeral explanation, audited), and calls one jobs function."""
 
 from __future__ import annotations
 
@@ -69,6 +70,9 @@ def _episode_action(deps: Deps, verb: str, span: timedelta | None = None) -> Lis
         ack()
         user, episode_id = body["user"]["id"], int(body["actions"][0]["value"])
         now = deps.now()
+        deps.answer(lambda: act(user, episode_id, now, respond), respond)
+
+    def act(user: str, episode_id: int, now: datetime, respond: Respond) -> None:
         with deps.sessions.begin() as session:
             found = episode_and_card(session, episode_id)
             if found is None:

@@ -9,6 +9,7 @@ and applied before its ack, so a bad edit is shown under the input it came from.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -49,6 +50,10 @@ def _still_true(deps: Deps) -> Listener:
     def handle_still_true(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
         user, check_in_id = body["user"]["id"], int(body["actions"][0]["value"])
+        now = deps.now()
+        deps.answer(lambda: record(user, check_in_id, now, respond), respond)
+
+    def record(user: str, check_in_id: int, now: datetime, respond: Respond) -> None:
         view = _view(deps, check_in_id)
         if view is None:
             private(respond, GONE)
@@ -59,7 +64,7 @@ def _still_true(deps: Deps) -> Listener:
             return
         with deps.sessions.begin() as session:
             checkins.answer(
-                session, check_in_id=check_in_id, actor=user, response="still_true", now=deps.now()
+                session, check_in_id=check_in_id, actor=user, response="still_true", now=now
             )
         private(respond, f"Thanks: recorded that the card of {view.card.name} is still true.")
         deps.kick(view.model_id)

@@ -1,5 +1,6 @@
 """Property: on any rows, bad text included, the pushdown counts equal numpy's counts of the same
-rows, on SQLite (text kept in REAL columns) and PostgreSQL (numbers as text in text columns)."""
+rows, on SQLite (text kept in REAL columns), PostgreSQL and DuckDB (numbers as text in text
+columns)."""
 
 from __future__ import annotations
 
@@ -49,8 +50,8 @@ BINS = Bins(
 
 
 def test_pushdown_matches_numpy_on_any_rows(url: str) -> None:
-    postgres = url.startswith("postgresql")
-    number = sa.Text if postgres else sa.Float  # PostgreSQL keeps numbers-as-text in text
+    postgres = url.startswith(("postgresql", "duckdb"))  # typed: numbers-as-text in text columns
+    number = sa.Text if postgres else sa.Float
     table = sa.Table(
         "scores",
         sa.MetaData(),

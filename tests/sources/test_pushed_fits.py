@@ -48,8 +48,8 @@ def both(url: str) -> tuple[Any, Any]:
 
 
 def test_a_baseline_fitted_in_the_database_equals_the_one_fitted_in_memory(url: str) -> None:
-    data = rows(900, seed=5)
-    data += [{**data[0], "income": 0.25} for _ in range(400)]  # a point mass: a bin of its own
+    data = rows(500, seed=5)
+    data += [{**data[0], "income": 0.25} for _ in range(250)]  # a point mass: a bin of its own
     create(url, data)
     memory, pushed = both(url)
 
@@ -63,7 +63,7 @@ def test_a_baseline_fitted_in_the_database_equals_the_one_fitted_in_memory(url: 
 
 
 def test_text_cells_and_a_flat_column_fit_alike(url: str) -> None:
-    data = [{**r, "age": 40} for r in rows(600, seed=8)]  # age: IQR 0, scale is the std
+    data = [{**r, "age": 40} for r in rows(400, seed=8)]  # age: IQR 0, scale is the std
     create_with_text(url, data)
     memory, pushed = both(url)
     got, want = pushed.baseline.bins, memory.baseline.bins
@@ -79,13 +79,13 @@ def test_text_cells_and_a_flat_column_fit_alike(url: str) -> None:
 
 
 def test_only_counts_and_ranks_leave_the_database(url: str) -> None:
-    create(url, rows(3000, seed=2))
+    create(url, rows(1200, seed=2))
     source = SqlSource(url_env="W", environ={"W": url}, table="scores")
     baseline, facts = fit_in_database(
         source, spec=SPEC, timestamp="scored_at", start=START, end=END, report=ReadReport()
     )
     values = sum(len(f.at) for f in facts.numeric.values())
-    assert facts.rows > 2000 and values < 3 * (SPEC.ks_sketch + SPEC.score_bins + 4)
+    assert facts.rows > 1000 and values < 3 * (SPEC.ks_sketch + SPEC.score_bins + 4)
     assert baseline.reference.rows == facts.rows
 
 

@@ -9,10 +9,11 @@
 The day modelled is a morning: the model was registered (its baseline of the first 7 days read,
 and every file then present indexed) and checked yesterday; today's file has just arrived. Each
 timing is the median of `--repeat` dry runs (``run_check(post=False)``: read, profile, compare,
-judge; nothing stored, so every repeat does the same work) of the window of the newest day.
+judge; nothing stored, so every repeat does the same work) of the window of the newest day, taken
+in rounds over every size and way (a shared machine's drifting load then weighs on all alike).
 
     nice python benchmarks/history.py                 # 30, 180, 365 files
-    nice python benchmarks/history.py --days 30 365 --rows 20000 --repeat 5
+    nice python benchmarks/history.py --days 30 365 --rows 20000 --repeat 7
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import argparse
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -71,28 +73,28 @@ def write_day(folder: Path, day: datetime, rows: int, rng: np.random.Generator) 
     pcsv.write_csv(pa.table(columns), folder / f"{day:%Y-%m-%d}.csv")
 
 
-def median_check(
-    sessions: object, *, model: str, end: datetime, repeat: int, **kw: object
-) -> float:
-    times = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        result = run_check(
-            sessions=sessions,  # type: ignore[arg-type]
-            model_id=model,
-            window_end=end,
-            now=end + timedelta(hours=6),
-            environ={},
-            post=False,
-            **kw,  # type: ignore[arg-type]
-        )
-        times.append(time.perf_counter() - began)
-        assert result.rows_read > 0, result
-    return statistics.median(times)
+def one_check(sessions: object, *, model: str, end: datetime, **kw: object) -> float:
+    """Seconds of one dry-run check of the day ending at `end`."""
+    began = time.perf_counter()
+    result = run_check(
+        sessions=sessions,  # type: ignore[arg-type]
+        model_id=model,
+        window_end=end,
+        now=end + timedelta(hours=6),
+        environ={},
+        post=False,
+        **kw,  # type: ignore[arg-type]
+    )
+    assert result.rows_read > 0, result
+    return time.perf_counter() - began
 
 
-def measure(days: int, rows: int, repeat: int, root: Path) -> dict[str, float]:
-    """Median seconds of one daily check over `days` daily files, each way (module docstring)."""
+Timed = dict[str, Callable[[], float]]
+
+
+def prepare(days: int, rows: int, root: Path) -> Timed:
+    """Write `days` daily files, register and check the model as of yesterday, let today's file
+    arrive; returns the timed checks of today, one per way (module docstring)."""
     folder = root / f"h{days}"
     data = folder / "data"
     data.mkdir(parents=True)
@@ -102,7 +104,6 @@ def measure(days: int, rows: int, repeat: int, root: Path) -> dict[str, float]:
     engine = db.prepare(f"sqlite:///{folder / 'handoff.db'}")
     sessions = db.make_sessionmaker(engine)
     first, last = FIRST_DAY.date(), (FIRST_DAY + 6 * DAY).date()
-    out: dict[str, float] = {}
     for name, path in (("glob", "data/*.csv"), ("template", "data/{date:%Y-%m-%d}.csv")):
         card_file = folder / f"{name}.yaml"
         text = CARD.format(path=path, first=first, last=last).replace("history", f"h-{name}", 1)
@@ -127,28 +128,34 @@ def measure(days: int, rows: int, repeat: int, root: Path) -> dict[str, float]:
     write_day(data, yesterday, rows, rng)  # today's file arrives
     today = yesterday + DAY
     plain = FileSource(kind="csv", path="data/*.csv", base_dir=folder)
-    out["glob, no index"] = median_check(
-        sessions, model="h-glob", end=today, repeat=repeat, source=plain
-    )
-    out["glob + index"] = median_check(sessions, model="h-glob", end=today, repeat=repeat)
-    out["template"] = median_check(sessions, model="h-template", end=today, repeat=repeat)
-    engine.dispose()
-    return out
+    return {
+        "glob, no index": lambda: one_check(sessions, model="h-glob", end=today, source=plain),
+        "glob + index": lambda: one_check(sessions, model="h-glob", end=today),
+        "template": lambda: one_check(sessions, model="h-template", end=today),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--days", type=int, nargs="+", default=[30, 180, 365])
     parser.add_argument("--rows", type=int, default=20_000, help="rows per daily file")
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
-    results: dict[int, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="handoff-history-") as tmp:
-        measure(8, 1_000, 1, Path(tmp) / "warm-up")  # imports and first-call costs, not timed
-        for days in args.days:
-            results[days] = measure(days, args.rows, args.repeat, Path(tmp))
-            cells = ", ".join(f"{k}: {v:.3f} s" for k, v in results[days].items())
-            print(f"{days:>4} files x {args.rows:,} rows: {cells}", flush=True)
+        checks = {days: prepare(days, args.rows, Path(tmp)) for days in args.days}
+        for timed in checks.values():  # imports and first-call costs, not timed
+            for check in timed.values():
+                check()
+        # Rounds over every size and way, so a machine whose load drifts weighs on all alike.
+        times: dict[int, dict[str, list[float]]] = {d: {} for d in args.days}
+        for _ in range(args.repeat):
+            for days, timed in checks.items():
+                for way, check in timed.items():
+                    times[days].setdefault(way, []).append(check())
+    results = {d: {w: statistics.median(t) for w, t in ways.items()} for d, ways in times.items()}
+    for days, medians in results.items():
+        cells = ", ".join(f"{k}: {v:.3f} s" for k, v in medians.items())
+        print(f"{days:>4} files x {args.rows:,} rows: {cells}", flush=True)
     low, high = min(args.days), max(args.days)
     print(f"\nratio {high}/{low} files (goal <= 1.25x):")
     for way in results[low]:

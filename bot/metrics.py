@@ -1,7 +1,9 @@
 """`GET /metrics`: handoff's numbers in the Prometheus text format, through prometheus_client.
 
 A custom collector reads the database once per scrape (`jobs.vitals`), so every replica reports the
-same totals and nothing is counted in memory that a restart would lose. Every metric has HELP.
+same totals and nothing is counted in memory that a restart would lose; the one exception is the
+check workers' progress (`SweepCollector`: checks due, waiting, running, done, failed in this
+process and its current sweep), which only the leader has. Every metric has HELP.
 Per-model families are labelled by model id (and feature, severity or kind): models x features at
 most, never a finding id, and no free text but a model's name and channel in `handoff_model_info`.
 """
@@ -17,6 +19,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.vitals import MAX_FEATURES, ModelVitals, Vitals, read_metrics
+from jobs.workers import Progress
 
 
 def _utcnow() -> datetime:
@@ -133,13 +136,77 @@ def _model_families(models: tuple[ModelVitals, ...]) -> Iterator[Metric]:
     yield from (info, drift, performance, findings, hours, days, dead)
 
 
+class SweepCollector(Collector):
+    """The check workers of this process (the leader runs them): the morning sweep's progress,
+    so an operator sees a late morning coming (checks due that are still waiting at 07:00)."""
+
+    def __init__(self, progress: Callable[[], Progress], clock: Callable[[], datetime]) -> None:
+        self._progress = progress
+        self._clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        progress = self._progress()
+        counts, sweep = progress.counts, progress.sweep
+        yield GaugeMetricFamily(
+            "handoff_check_workers",
+            "Checks this process runs at a time (HANDOFF_CHECK_WORKERS).",
+            value=progress.size,
+        )
+        totals = CounterMetricFamily(
+            "handoff_checks",
+            "Checks since this process started, by outcome: due (handed to the workers), done, "
+            "failed (could not read their data), abandoned (past HANDOFF_CHECK_LIMIT), skipped "
+            "(the model's previous check was still waiting or running).",
+            labels=["outcome"],
+        )
+        for outcome in ("due", "done", "failed", "abandoned", "skipped"):
+            totals.add_metric([outcome], getattr(counts, outcome))
+        yield totals
+        states = GaugeMetricFamily(
+            "handoff_sweep_checks",
+            "Checks of the current sweep (or the last one, once it ended): due, waiting for a "
+            "worker, running, and ended done, failed or abandoned. A sweep is the checks due "
+            "together, from one due while none was waiting or running until all have ended.",
+            labels=["state"],
+        )
+        values = {"due": 0, "waiting": counts.waiting, "running": counts.running}
+        if sweep is not None:
+            values |= {"due": sweep.due, "done": sweep.done, "failed": sweep.failed}
+            values["abandoned"] = sweep.abandoned
+        for state in ("due", "waiting", "running", "done", "failed", "abandoned"):
+            states.add_metric([state], values.get(state, 0))
+        yield states
+        if sweep is None:
+            return
+        yield GaugeMetricFamily(
+            "handoff_sweep_started_timestamp_seconds",
+            "When the current (or last) sweep's first check was due (Unix time).",
+            value=sweep.started.timestamp(),
+        )
+        until = sweep.ended or self._clock()
+        yield GaugeMetricFamily(
+            "handoff_sweep_seconds",
+            "Seconds the current sweep has run so far (the last one's whole time once it ended).",
+            value=max(0.0, (until - sweep.started).total_seconds()),
+        )
+        yield GaugeMetricFamily(
+            "handoff_sweep_slowest_check_seconds",
+            "The longest check of the current (or last) sweep so far, in seconds.",
+            value=sweep.slowest[0],
+        )
+
+
 def metrics_registry(
     sessions: sessionmaker[Session],
     leading: Callable[[], bool],
     *,
     clock: Callable[[], datetime] = _utcnow,
+    progress: Callable[[], Progress] | None = None,
 ) -> Callable[[], bytes]:
-    """A function rendering this process's registry as exposition text, for the HTTP server."""
+    """A function rendering this process's registry as exposition text, for the HTTP server;
+    with `progress` (the check workers'), the sweep's progress too."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(VitalsCollector(sessions, leading, clock))
+    if progress is not None:
+        registry.register(SweepCollector(progress, clock))
     return lambda: generate_latest(registry)

@@ -99,7 +99,7 @@ def serve(settings: Settings, environ: Mapping[str, str]) -> None:
 
     app = make_wsgi(
         health=health,
-        metrics=metrics_registry(sessions, lambda: leader.leading),
+        metrics=metrics_registry(sessions, lambda: leader.leading, progress=workers.progress),
         slack=link.wsgi if link is not None else None,
         slack_off=_slack_off(settings, link),
     )

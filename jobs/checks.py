@@ -130,7 +130,8 @@ def run_check(
     except CheckAbandoned:
         raise  # recorded by whoever abandoned it
     except SourceError as error:
-        if post:
+        abandoned = guard is not None and guard.cancelled.is_set()
+        if post and not abandoned:  # an abandoned check was recorded as such; it writes nothing
             record_failure(sessions, window, card, error=error)
         raise
     if guard is not None:

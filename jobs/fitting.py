@@ -8,6 +8,8 @@ second pass counts every row into daily profiles (the calibration of gate a) ove
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -15,7 +17,9 @@ import numpy as np
 
 from jobs.columns import Watched
 from jobs.errors import SourceError
+from jobs.pushed_fits import fit_in_database
 from jobs.sources.base import Batch, ReadReport, Source
+from jobs.sources.warehouse import SqlSource
 from jobs.stats import (
     Baseline,
     BaselineSpec,
@@ -28,6 +32,8 @@ from jobs.stats import (
 )
 from jobs.windows import read_batches
 from store.card_schema import DateRange
+
+log = logging.getLogger(__name__)
 
 SAMPLE_ROWS = 500_000
 MIN_ROWS = 200
@@ -135,12 +141,24 @@ def build_baseline(
     start: datetime,
     end: datetime,
     sample_rows: int = SAMPLE_ROWS,
+    progress: Callable[[int], None] | None = None,
+    pushdown: bool = True,
 ) -> BuiltBaseline:
-    """Read [start, end) of `source` and build the baseline (see the module docstring)."""
+    """Read [start, end) of `source` and build the baseline (see the module docstring);
+    `progress` is told the rows of each batch read (a progress bar's `advance`). A SQL source is
+    fitted inside its database (`jobs.pushed_fits`), unless it cannot do that (then it is read)."""
+    if isinstance(source, SqlSource) and pushdown:
+        built = _fit_in_database(
+            source, watched, spec=spec, start=start, end=end, progress=progress
+        )
+        if built is not None:
+            return built
     report = ReadReport()
     sampler = _Sampler(sample_rows, watched.timestamp)
     for batch in read_batches(source, watched, start=start, end=end, report=report):
         sampler.add(batch, len(batch[watched.score]))
+        if progress is not None:
+            progress(len(batch[watched.score]))
     sample = _concat(sampler.batches)
     if not sample or sampler.rows == 0:
         raise SourceError(
@@ -162,6 +180,40 @@ def build_baseline(
         bins, merge(*daily.values()), list(daily.values()), sketches=sketches, complete=complete
     )
     return BuiltBaseline(baseline, start, end, sampler.rows, report, first, last)
+
+
+def _fit_in_database(
+    source: SqlSource,
+    watched: Watched,
+    *,
+    spec: BaselineSpec,
+    start: datetime,
+    end: datetime,
+    progress: Callable[[int], None] | None,
+) -> BuiltBaseline | None:
+    """The baseline fitted by the database; None (read it instead) when the database cannot."""
+    report = ReadReport()
+    try:
+        baseline, facts = fit_in_database(
+            source,
+            spec=spec,
+            timestamp=watched.timestamp,
+            start=start,
+            end=end,
+            report=report,
+            progress=progress,
+        )
+    except SourceError as error:
+        log.info("%s: fitting in the database failed (%s); reading a sample", source, error)
+        return None
+    if facts.rows == 0:
+        raise SourceError(
+            source.describe(),
+            f"no usable rows {_span(start, end)} for the baseline ({report.summary()})",
+        )
+    if facts.rows < MIN_ROWS:
+        raise TooFewRows(facts.rows, _span(start, end))
+    return BuiltBaseline(baseline, start, end, facts.rows, report, facts.first, facts.last)
 
 
 def _count_daily(

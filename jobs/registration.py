@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -117,6 +117,7 @@ def fit_for(
     environ: Mapping[str, str],
     source: Source | None = None,
     index: FileIndex | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> BuiltBaseline:
     """Check `card` against its data and fit its baseline; CardError naming the card's fields
     for columns the data lacks, SourceError when the data cannot be read or is too thin.
@@ -124,7 +125,8 @@ def fit_for(
     The columns are checked against the source the baseline is read from, and against the
     monitored source too when that is another one whose schema is cheap to read (files, SQL; an
     HTTP endpoint would have to serve a page for it, so it is checked by its first check).
-    `index` keeps what reading files learns of them (`jobs.file_index`).
+    `index` keeps what reading files learns of them (`jobs.file_index`); `progress` is told the
+    rows of each batch of the baseline read.
     """
     monitored, reference = _sources(card, base_dir, environ, index)
     if source is not None:
@@ -142,7 +144,12 @@ def fit_for(
     watched = watched_columns(card, schema)
     start, end = baseline_window(card.baseline)
     return build_baseline(
-        source=reference, watched=watched, spec=watched.spec(card), start=start, end=end
+        source=reference,
+        watched=watched,
+        spec=watched.spec(card),
+        start=start,
+        end=end,
+        progress=progress,
     )
 
 

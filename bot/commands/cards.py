@@ -10,6 +10,7 @@ import click
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.console import sessions, translated
+from bot.progress import ProgressBar
 from jobs.file_index import StoredFileIndex
 from jobs.fitting import BuiltBaseline
 from jobs.queries import model_views
@@ -56,13 +57,15 @@ def _fit(made: sessionmaker[Session], card: Card, path: Path) -> BuiltBaseline |
     with made() as session:
         if not needs_fit(session, card):
             return None  # its baseline is kept: nothing it depends on changed
-    return fit_for(
-        card,
-        file=str(path),
-        base_dir=path.resolve().parent,
-        environ=os.environ,
-        index=StoredFileIndex(made),
-    )
+    with ProgressBar(label=f"{card.model} baseline", unit="rows") as bar:
+        return fit_for(
+            card,
+            file=str(path),
+            base_dir=path.resolve().parent,
+            environ=os.environ,
+            index=StoredFileIndex(made),
+            progress=bar.advance,
+        )
 
 
 def _say(result: Registration) -> None:

@@ -10,6 +10,7 @@ import click
 
 from bot.commands.outbox import deliver_now, say_delivered
 from bot.console import parse_moment, sessions, settings, translated
+from bot.progress import ProgressBar
 from jobs.checks import run_check
 from jobs.results import CheckResult
 
@@ -43,21 +44,32 @@ def check(
         last = end or now.replace(hour=0, minute=0, second=0, microsecond=0)
         ends = [*(last - timedelta(days=n) for n in range(backfill, 0, -1)), last]
     queued = 0
+    # A backfill shows its days on a terminal's stderr (never with --json, never when piped); its
+    # results are printed once the bar is done, not through it.
+    enabled = None if len(ends) > 1 and not as_json else False
+    bar = ProgressBar(label=f"{model} backfill", unit="days", total=len(ends), enabled=enabled)
+    held: list[CheckResult] = []
     with sessions() as made:
-        for window_end in ends:
-            result = run_check(
-                sessions=made,
-                model_id=model,
-                window_end=window_end,
-                now=now,
-                environ=os.environ,
-                post=not no_post,
-            )
-            queued += result.queued
-            if as_json:
-                click.echo(json.dumps(result.to_json(), default=str))
-            else:
-                _print(result)
+        with bar:
+            for window_end in ends:
+                result = run_check(
+                    sessions=made,
+                    model_id=model,
+                    window_end=window_end,
+                    now=now,
+                    environ=os.environ,
+                    post=not no_post,
+                )
+                queued += result.queued
+                if as_json:
+                    click.echo(json.dumps(result.to_json(), default=str))
+                elif bar.enabled:
+                    held.append(result)
+                else:
+                    _print(result)
+                bar.advance()
+        for result in held:
+            _print(result)
         if queued and not no_post and settings().slack_bot_token:
             report = deliver_now(made, budget=60.0, model_id=model)
             if not as_json:

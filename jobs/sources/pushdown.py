@@ -14,6 +14,9 @@ How a numeric column (feature, score, label) is read, per database:
   nearest double as Python does (±infinity above the largest double, 0 below the smallest). A
   decimal text longer than 5,000 characters is the one disagreement: unreadable here, a number in
   memory. Any other type (dates, json, ...) is unreadable, as in memory.
+- DuckDB (standing in for the analytical warehouses) types columns too: numbers as they are (NaN
+  is missing), booleans as 0/1, text matching the rule's pattern cast to DOUBLE (DuckDB rounds as
+  Python does), other text unreadable.
 - Other databases: numbers as they are (``x != x`` is NaN, missing); text cells are not detected.
 """
 
@@ -25,7 +28,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
-from jobs.sources.cells import SPACE, number_of
+from jobs.sources.cells import NUMBER, SPACE, number_of
 from jobs.stats import CategoricalBins, NumericBins
 
 __all__ = [
@@ -93,6 +96,8 @@ def number(x: Any, *, dialect: str, kind: ColumnType) -> Number:
         return Number(value, bad)
     if dialect == "postgresql":
         return _postgres(x, kind)
+    if dialect == "duckdb":
+        return _duckdb(x, kind)
     return Number(sa.case((x == x, x), else_=sa.null()), sa.false())  # noqa: PLR0124
 
 
@@ -130,6 +135,23 @@ def _postgres(x: Any, kind: ColumnType) -> Number:
         else_=sa.null(),
     )
     readable = sa.or_(matches("^[+-]?nan$", case=False), positive, negative, decimal)
+    return Number(value, sa.and_(x.is_not(None), sa.not_(readable)))
+
+
+def _duckdb(x: Any, kind: ColumnType) -> Number:
+    """DuckDB types columns as PostgreSQL does; its cast of text to DOUBLE rounds as Python does
+    (and past the largest double to ±infinity), so a text cell matching the rule's pattern is
+    cast as it is. NaN equals NaN in DuckDB, so NULLIF makes it missing."""
+    nan: Any = sa.cast(sa.literal("NaN"), sa.Double())
+    if kind == "number":
+        return Number(sa.func.nullif(sa.cast(x, sa.Double()), nan), sa.false())
+    if kind == "boolean":
+        return Number(sa.case((x.is_(True), 1.0), (x.is_(False), 0.0), else_=sa.null()), sa.false())
+    if kind != "text":
+        return Number(sa.null(), x.is_not(None))
+    text = sa.func.trim(sa.cast(x, sa.String), sa.literal(SPACE))
+    readable = sa.func.regexp_matches(text, sa.literal(NUMBER), sa.literal("i"))
+    value = sa.case((readable, sa.func.nullif(sa.cast(text, sa.Double()), nan)), else_=sa.null())
     return Number(value, sa.and_(x.is_not(None), sa.not_(readable)))
 
 

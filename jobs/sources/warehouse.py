@@ -16,14 +16,15 @@ window has rows) and duplicate rows (exactly, with one more DISTINCT over the wi
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, NoSuchTableError, SQLAlchemyError
 
 from jobs.errors import SourceError
 from jobs.sources.base import (
@@ -181,30 +182,15 @@ class SqlSource:
         """
         with self._connect() as connection:
             types = self._types(connection)
-            source = self._source(list(types))
-            dialect = connection.dialect.name
-
-            def col(name: str) -> Any:
-                return source.c[name] if name in types else sa.null()
-
-            def num(name: str | None) -> Number:
-                kind = types.get(name, "absent") if name else "absent"
-                return number(col(name) if name else sa.null(), dialect=dialect, kind=kind)
-
-            label = bins.label_column
-            stamp, score = col(timestamp), num(bins.score_column)
-            start_at: Any = sa.bindparam("start")
-            end_at: Any = sa.bindparam("end")
-            window = (stamp >= start_at, stamp < end_at)
-            verdict = sa.case(
-                (stamp.is_(None), sa.literal("bad_timestamp")),
-                (sa.or_(stamp < start_at, stamp >= end_at), "outside_window"),
-                (score.bad, f"wrong_type:{bins.score_column}"),
-                (score.value.is_(None), "nan_score"),
-                (sa.or_(score.value < 0.0, score.value > 1.0), "score_out_of_range"),
-                else_=sa.literal("ok"),
+            rows_of = self.window_rows(connection, types, timestamp, bins.score_column)
+            col, num, stamp, score = rows_of.col, rows_of.num, rows_of.stamp, rows_of.score
+            source, verdict, window, kept = (
+                rows_of.source,
+                rows_of.verdict,
+                rows_of.window,
+                rows_of.kept,
             )
-            kept = self._where(sa.select(), window).select_from(source).where(verdict == "ok")
+            label = bins.label_column
             params = _params(start, end)
             read_before, kept_before = report.rows_read, report.rows_kept
             numbers = {name: num(name) for name in [*bins.numeric, *([label] if label else [])]}
@@ -260,6 +246,44 @@ class SqlSource:
             report.duplicate_rows += kept_rows - found
         return assemble(bins, [tuple(int(v) for v in row) for row in rows])
 
+    def window_rows(
+        self, connection: sa.Connection, types: dict[str, ColumnType], timestamp: str, score: str
+    ) -> WindowRows:
+        """The SQL of the window's rows: each row's verdict, and a SELECT of the kept ones (the
+        rows `batches` would yield), with `:start` and `:end` to bind (`bounds`)."""
+        source = self._source(list(types))
+        dialect = connection.dialect.name
+
+        def col(name: str) -> Any:
+            return source.c[name] if name in types else sa.null()
+
+        def num(name: str | None) -> Number:
+            kind = types.get(name, "absent") if name else "absent"
+            return number(col(name) if name else sa.null(), dialect=dialect, kind=kind)
+
+        stamp, scored = col(timestamp), num(score)
+        start_at: Any = sa.bindparam("start")
+        end_at: Any = sa.bindparam("end")
+        window = (stamp >= start_at, stamp < end_at)
+        verdict = sa.case(
+            (stamp.is_(None), sa.literal("bad_timestamp")),
+            (sa.or_(stamp < start_at, stamp >= end_at), "outside_window"),
+            (scored.bad, f"wrong_type:{score}"),
+            (scored.value.is_(None), "nan_score"),
+            (sa.or_(scored.value < 0.0, scored.value > 1.0), "score_out_of_range"),
+            else_=sa.literal("ok"),
+        )
+        kept = self._where(sa.select(), window).select_from(source).where(verdict == "ok")
+        return WindowRows(source, col, num, stamp, scored, verdict, window, kept)
+
+    def connect(self) -> Any:
+        """A connection to the database (a context manager; errors become SourceErrors)."""
+        return self._connect()
+
+    def column_types(self, connection: sa.Connection) -> dict[str, ColumnType]:
+        """Each column and what it holds (see `jobs.sources.pushdown.ColumnType`)."""
+        return self._types(connection)
+
     def _where(self, statement: Any, window: tuple[Any, Any]) -> Any:
         """`statement` filtered to the window in the database, for a table (a query filters)."""
         return statement.where(*window) if self.table is not None else statement
@@ -308,6 +332,8 @@ class SqlSource:
     def _reflect(self, connection: sa.Connection) -> sa.Table:
         assert self.table is not None
         schema, _, name = self.table.rpartition(".")
+        if connection.dialect.name == "duckdb":
+            return _described(connection, name, schema or None)
         return sa.Table(name, sa.MetaData(), schema=schema or None, autoload_with=connection)
 
     def _names(self, connection: sa.Connection) -> list[str]:
@@ -335,10 +361,68 @@ class SqlSource:
         probe = sa.select(sa.text("*")).select_from(self._source(None)).limit(0)
         result = connection.execute(probe, _params(_EPOCH, _EPOCH))
         names = list(result.keys())
+        if connection.dialect.name == "duckdb":  # the cursor names each column's DuckDB type
+            kinds = [str(d[1]) for d in result.cursor.description or ()]
+            return {n: _column_type(_sql_type(k)) for n, k in zip(names, kinds, strict=False)}
         if connection.dialect.name != "postgresql":
             return dict.fromkeys(names, "number")
         oids = [int(getattr(d, "type_code", 0)) for d in result.cursor.description or ()]
         return {name: _PG_TYPES.get(oid, "other") for name, oid in zip(names, oids, strict=False)}
+
+
+@dataclass(frozen=True)
+class WindowRows:
+    """`SqlSource.window_rows`: the FROM clause, a column by name (`col`) or read as a number
+    (`num`), the timestamp and score, each row's verdict, the window's WHERE, and the kept rows."""
+
+    source: Any
+    col: Callable[[str], Any]
+    num: Callable[[str | None], Number]
+    stamp: Any
+    score: Number
+    verdict: Any
+    window: tuple[Any, Any]
+    kept: Any
+
+
+def bounds(start: datetime, end: datetime) -> dict[str, datetime]:
+    """The values of `:start` and `:end` for a window (naive UTC)."""
+    return _params(start, end)
+
+
+def _described(connection: sa.Connection, name: str, schema: str | None) -> sa.Table:
+    """A table's columns from ``information_schema`` (for DuckDB: duckdb_engine inherits
+    SQLAlchemy's PostgreSQL reflection, which asks for catalogs DuckDB does not have)."""
+    info = sa.table(
+        "columns",
+        *(sa.column(c) for c in ("table_schema", "table_name", "column_name", "data_type")),
+        sa.column("ordinal_position"),
+        schema="information_schema",
+    )
+    query = sa.select(info.c.column_name, info.c.data_type).where(info.c.table_name == name)
+    if schema is not None:
+        query = query.where(info.c.table_schema == schema)
+    found = connection.execute(query.order_by(info.c.ordinal_position)).all()
+    if not found:
+        raise NoSuchTableError(name)
+    columns = [sa.Column(column, _sql_type(kind)) for column, kind in found]
+    return sa.Table(name, sa.MetaData(), *columns, schema=schema)
+
+
+def _sql_type(name: str) -> sa.types.TypeEngine[Any]:
+    """The SQLAlchemy type of a SQL type's name (as information_schema spells it)."""
+    upper = name.upper()
+    if upper.startswith("BOOL"):
+        return sa.Boolean()
+    if "INT" in upper:
+        return sa.Integer()
+    if upper.startswith(("DOUBLE", "FLOAT", "REAL", "DECIMAL", "NUMERIC")):
+        return sa.Float()
+    if upper.startswith(("TIMESTAMP", "DATE")):
+        return sa.DateTime()
+    if upper.startswith(("VARCHAR", "TEXT", "STRING", "CHAR")):
+        return sa.String()
+    return sa.types.NullType()
 
 
 def _params(start: datetime, end: datetime) -> dict[str, datetime]:

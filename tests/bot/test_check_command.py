@@ -86,6 +86,7 @@ def test_backfill_builds_history_oldest_first(database_url: str, tmp_path: Path)
     assert done.exit_code == 0, done.output
     ends = [line.split(" to ")[1][:10] for line in done.stdout.splitlines() if " to " in line]
     assert ends == sorted(ends) and len(ends) == 7
+    assert "\r" not in done.stderr and "backfill [" not in done.stderr  # piped: no progress bar
 
 
 def test_bad_as_of_and_unknown_model_are_clear_errors(database_url: str) -> None:

@@ -22,12 +22,18 @@ def _postgres() -> Iterator[str]:
 
 
 @pytest.fixture(
-    name="url", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+    name="url",
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres), "duckdb"],
 )
 def _url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A warehouse of each backend; its table ``scores`` is dropped afterwards."""
+    """A warehouse of each backend (SQLite and DuckDB files, PostgreSQL); its table ``scores`` is
+    dropped afterwards. DuckDB (through duckdb_engine) stands in for the analytical warehouses
+    (Trino, Spark SQL, BigQuery): typed columns, and no function of ours registered in it."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'warehouse.db'}"
+        return
+    if request.param == "duckdb":
+        yield f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
         return
     url: str = request.getfixturevalue("postgres")
     yield url

@@ -158,8 +158,9 @@ TEXT_CELLS: list[dict[str, Any]] = [
 
 def create_with_text(url: str, data: list[dict[str, Any]]) -> None:
     """`data` and TEXT_CELLS. On SQLite, score and income are REAL columns (which keep text that is
-    no number) and age and label text columns; on PostgreSQL all four are text columns."""
-    postgres = url.startswith("postgresql")
+    no number) and age and label text columns; on PostgreSQL and DuckDB (typed) all four are text
+    columns."""
+    postgres = url.startswith(("postgresql", "duckdb"))
     names = ("score", "income", "age", "label")
     texts = set(names) if postgres else {"age", "label"}
     table = sa.Table(

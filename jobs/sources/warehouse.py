@@ -214,25 +214,14 @@ class SqlSource:
                 numeric_code(score, bins.score) * 3 + label_code(num(label)),
             ]
             segments = [segment_code(col(s), b) for s, b in bins.segments.items()]
-            coded = kept.add_columns(
+            labelled = kept.add_columns(
                 *(c.label(f"c{i}") for i, c in enumerate(codes)),
                 *(s.label(f"s{j}") for j, s in enumerate(segments)),
-            ).cte("coded")
-            parts = []
-            for i in range(len(codes)):
-                code = coded.c[f"c{i}"]
-                overall = sa.literal(OVERALL), sa.literal(0)
-                parts.append(
-                    sa.select(sa.literal(i), *overall, code, sa.func.count()).group_by(code)
-                )
-                for j in range(len(segments)):
-                    seg = coded.c[f"s{j}"]
-                    parts.append(
-                        sa.select(
-                            sa.literal(i), sa.literal(j), seg, code, sa.func.count()
-                        ).group_by(seg, code)
-                    )
-            rows = connection.execute(sa.union_all(*parts), params).all()
+            )
+            if connection.dialect.name in _GROUPING_SETS:
+                rows = _grouping_sets(connection, labelled, len(codes), len(segments), params)
+            else:
+                rows = _union_of_group_bys(connection, labelled, len(codes), len(segments), params)
             kept_rows = report.rows_kept - kept_before
             if kept_rows:
                 texts = dict.fromkeys([*bins.categorical, *bins.segments])
@@ -368,6 +357,54 @@ class SqlSource:
             return dict.fromkeys(names, "number")
         oids = [int(getattr(d, "type_code", 0)) for d in result.cursor.description or ()]
         return {name: _PG_TYPES.get(oid, "other") for name, oid in zip(names, oids, strict=False)}
+
+
+_GROUPING_SETS = frozenset({"postgresql", "duckdb"})
+"""Databases that count every column (and every segment's) in one scan with GROUPING SETS."""
+
+
+def _union_of_group_bys(
+    connection: sa.Connection, labelled: Any, codes: int, segments: int, params: dict[str, Any]
+) -> list[tuple[int, ...]]:
+    """Counts as `assemble` takes them: a UNION ALL of one GROUP BY per column (and per column
+    and segment) over the coded rows (a CTE)."""
+    coded = labelled.cte("coded")
+    parts = []
+    for i in range(codes):
+        code = coded.c[f"c{i}"]
+        overall = sa.literal(OVERALL), sa.literal(0)
+        parts.append(sa.select(sa.literal(i), *overall, code, sa.func.count()).group_by(code))
+        for j in range(segments):
+            seg = coded.c[f"s{j}"]
+            parts.append(
+                sa.select(sa.literal(i), sa.literal(j), seg, code, sa.func.count()).group_by(
+                    seg, code
+                )
+            )
+    return [tuple(int(v) for v in row) for row in connection.execute(sa.union_all(*parts), params)]
+
+
+def _grouping_sets(
+    connection: sa.Connection, labelled: Any, codes: int, segments: int, params: dict[str, Any]
+) -> list[tuple[int, ...]]:
+    """The same counts in one scan of the coded rows: GROUP BY GROUPING SETS ((c_i), (s_j, c_i)).
+    A code is never NULL, so the columns a result row's set did not group by are the NULL ones."""
+    coded = labelled.subquery("coded")
+    c = [coded.c[f"c{i}"] for i in range(codes)]
+    s = [coded.c[f"s{j}"] for j in range(segments)]
+    sets = [sa.tuple_(ci) for ci in c] + [sa.tuple_(sj, ci) for ci in c for sj in s]
+    statement = sa.select(*c, *s, sa.func.count()).group_by(sa.func.grouping_sets(*sets))
+    out: list[tuple[int, ...]] = []
+    for row in connection.execute(statement, params):
+        i = next(k for k in range(codes) if row[k] is not None)
+        j = next((k for k in range(segments) if row[codes + k] is not None), None)
+        code = int(row[i])
+        count = int(row[-1])
+        if j is None:
+            out.append((i, OVERALL, 0, code, count))
+        else:
+            out.append((i, j, int(row[codes + j]), code, count))
+    return out
 
 
 @dataclass(frozen=True)

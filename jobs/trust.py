@@ -42,6 +42,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -266,6 +267,19 @@ def _said(f: FindingView) -> str:
     return sentence(f"{f.severity}: {f.summary}, since {f.opened_at:%Y-%m-%d}{where}")
 
 
+DECODED_PROFILES = 512
+"""Window profiles kept decoded between trust questions (a few MB): decoding a stored profile is
+most of an answer's CPU (about 2 ms of ~20), and people ask about the same models' same recent
+windows again and again. Keyed by the stored bytes, so a rewritten profile is decoded afresh;
+safe to share because profiles are immutable (their arrays are read-only)."""
+
+
+@lru_cache(maxsize=DECODED_PROFILES)
+def decoded_profile(data: bytes) -> Profile:
+    """`Profile.from_bytes`, remembered (see `DECODED_PROFILES`)."""
+    return Profile.from_bytes(data)
+
+
 class _Evidence:
     """The model's recent window profiles (their bytes read once, each decoded only when used)
     and the runs whose labels have arrived."""
@@ -334,7 +348,7 @@ class _Evidence:
 
     def profile(self, end: datetime) -> Profile | None:
         if end not in self._profiles and end in self._bytes:
-            self._profiles[end] = Profile.from_bytes(self._bytes[end])
+            self._profiles[end] = decoded_profile(self._bytes[end])
         return self._profiles.get(end)
 
     def meaning(

@@ -205,3 +205,18 @@ def test_baseline_from_chunks_equals_one_pass():
     chunks = [{k: v[i : i + 1000] for k, v in batch.items()} for i in range(0, 4000, 1000)]
     reference = merge(*(profile_batch(chunk, one.bins) for chunk in chunks))
     assert Baseline.from_profiles(one.bins, reference).reference == one.reference
+
+
+def test_a_decoded_profile_is_shared_only_because_nothing_can_change_it(bins):
+    """`jobs.trust.decoded_profile` hands one decoded profile to every trust question about the
+    same stored window: that is safe only while profiles stay read-only."""
+    from jobs.trust import decoded_profile
+
+    data = profile_batch(make_batch(np.random.default_rng(9), 500), bins).to_bytes()
+    first, again = decoded_profile(data), decoded_profile(bytes(data))
+    assert first is again and first == Profile.from_bytes(data)
+    vector = next(iter(first.features.values()))
+    with pytest.raises(ValueError, match="read-only"):
+        vector[0] += 1
+    with pytest.raises(ValueError, match="read-only"):
+        first.score_label[0, 0] = 7

@@ -60,7 +60,7 @@ def accuracy_fall_day(run: StoryRun) -> int | None:
     baseline's (row-weighted realized accuracy at the decision threshold 0.5)."""
     correct, rows = [], []
     for day in range(STORY_DAYS):
-        data = run.source._day(day)
+        data = run.source.day(day)
         hit = (data["score"] >= 0.5) == (data["defaulted"] == 1.0)
         correct.append(float(hit.sum()))
         rows.append(float(hit.size))
@@ -111,7 +111,7 @@ def play(name: str, seed: int, folder: Path) -> Outcome:
         roots = session.scalars(
             select(Notification).where(Notification.kind == "episode.root")
         ).all()
-    run.sessions.kw["bind"].dispose()
+    run.engine.dispose()
     return Outcome(delay, false_days, lead, named, seconds, checks, len(roots))
 
 

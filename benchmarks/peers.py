@@ -38,7 +38,7 @@ def _frame(source: StorySource, days: range) -> Any:
 
     parts = []
     for day in days:
-        data = source._day(day)
+        data = source.day(day)
         frame = pd.DataFrame({k: data[k] for k in [*COLUMNS, "defaulted", "scored_at"]})
         frame["day"] = day
         parts.append(frame)

@@ -18,6 +18,9 @@ from jobs.stats import PERFORMANCE, Baseline, Profile, Severity, Thresholds
 from jobs.stats.sequential import Alarm, Summer, scan
 from store.cards import Card
 
+SEGMENT_RATIO = 2.0
+"""A segment's alarm is named while its effect is over this many times the whole's."""
+
 
 def _days(n: int) -> str:
     return "today" if n == 1 else f"over the last {n} days"
@@ -63,7 +66,9 @@ def scan_observations(
 
     `past` are the last days' profiles, oldest first. A segment's alarm is its own finding
     (named with the limitation that covers it) unless the whole population's same statistic
-    alarms too: then it is `held`, as a segment the whole has caught up with.
+    alarms too with at least half the segment's effect: then it is `held`, as a segment the
+    whole has caught up with (a segment of share s drifting alone moves the whole s times as
+    far, so a segment-only drift stays named).
     """
     calibration = baseline.sequential
     if calibration is None or not profile.rows:
@@ -77,7 +82,7 @@ def scan_observations(
         alarms_per_year=thresholds.alarms_per_year,
     )
     kept = [a for a in alarms if _relevant(a, thresholds)]
-    whole = {(a.key[2], a.key[3]) for a in kept if not a.key[0]}
+    whole = {(a.key[2], a.key[3]): abs(a.effect) for a in kept if not a.key[0]}
     score = baseline.bins.score_column
     out: list[Observation] = []
     for alarm in sorted(kept, key=lambda a: -abs(a.z)):
@@ -125,7 +130,7 @@ def scan_observations(
                 value=alarm.effect,
                 threshold=floor,
                 details={**details, **extra},
-                held=(feature, stat) in whole,
+                held=whole.get((feature, stat), 0.0) * SEGMENT_RATIO >= abs(alarm.effect),
             )
         out.append(observation)
     return out

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import yaml
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.checks import run_check
@@ -44,7 +45,7 @@ class StorySource:
 
     def __init__(self, scenario: Scenario, *, seed: int, rows: int = STORY_ROWS) -> None:
         self.scenario, self.seed, self.rows = scenario, seed, rows
-        self._day = lru_cache(maxsize=16)(self._simulate)
+        self.day = lru_cache(maxsize=16)(self._simulate)  # a day's columns, simulated once
 
     def _simulate(self, day: int) -> Batch:
         return simulate_story_day(day, self.scenario, start=START, rows=self.rows, seed=self.seed)
@@ -54,7 +55,7 @@ class StorySource:
 
     def columns(self) -> dict[str, SchemaKind]:
         kinds: dict[str, SchemaKind] = {"scored_at": "timestamp"}
-        for name in self._day(0):
+        for name in self.day(0):
             if name != "scored_at":
                 kinds[name] = "categorical" if name in STRINGS else "numeric"
         return kinds
@@ -77,7 +78,7 @@ class StorySource:
         high = np.datetime64(end.replace(tzinfo=None), "ns")
         wanted = {timestamp, score, *columns, *([label] if label else [])}
         for day in range(max(first, 0), last.days + 1):
-            data = self._day(day)
+            data = self.day(day)
             inside = (data[timestamp] >= low) & (data[timestamp] < high)
             kept = int(inside.sum())
             report.skip(int(inside.size) - kept)
@@ -107,6 +108,7 @@ class StoryRun:
     seed: int
     sessions: sessionmaker[Session]
     source: StorySource
+    engine: Engine
     onset: int = STORY_ONSET
     loud: dict[int, list[Any]] = field(default_factory=dict)
 
@@ -140,4 +142,4 @@ def start_story(name: str, seed: int, folder: Path, *, rows: int = STORY_ROWS) -
             source_file=folder / "card.yaml",
             now=datetime.combine(START, time(0), tzinfo=UTC),
         )
-    return StoryRun(name, seed, sessions, source)
+    return StoryRun(name, seed, sessions, source, engine)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from jobs.observations import Observation, covering_limitation
-from jobs.phrases import number, percent
+from jobs.phrases import number
 from jobs.stats import PERFORMANCE, Baseline, Profile, Severity, Thresholds
 from jobs.stats.sequential import Alarm, Summer, scan
 from store.cards import Card
@@ -44,7 +44,8 @@ def _phrase(alarm: Alarm, score: str) -> str:
         else "accuracy is falling"
     )
     return (
-        f"{how}: {percent(alarm.effect)} of accuracy lost {_days(alarm.days)} against what "
+        f"{how}: {alarm.effect * 100:.1f} points of accuracy lost {_days(alarm.days)} "
+        "against what "
         f"these scores promised at baseline ({calibrated})"
     )
 

@@ -29,6 +29,7 @@ from jobs.observations import Observation, matured_observations, observe
 from jobs.registration import Loaded, ensure_baseline, load
 from jobs.results import CheckResult, report_json
 from jobs.runs import Window, dry_run, record_failure, store_run
+from jobs.scans import scan_observations
 from jobs.sources import open_source
 from jobs.sources.base import ReadReport, Source
 from jobs.stats import Baseline, Profile, Report, Severity, Thresholds, compare, merge
@@ -231,6 +232,8 @@ def _judge(
         matured_profile, since, until = matured
         matured_report = compare(baseline, matured_profile, thresholds=thresholds)
         observations += matured_observations(matured_report, since=since, until=until)
+    if report is not None:
+        observations += scan_observations(baseline, profile, past, card, thresholds)
     today_series = series.today_series(report, matured=matured_report)
     trends = series.trend_observations(history, today_series, end, thresholds)
     levels = _strongest(observations)

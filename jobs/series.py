@@ -21,7 +21,7 @@ HISTORY_DAYS = 90
 MIN_POINTS = 10
 CROSSING_HORIZON_DAYS = 60
 WARN_HORIZON_DAYS = 28
-TREND_ALPHA = 0.01
+TREND_ALPHA = 1e-4
 """A slow trend is a finding only at this significance (one-sided Mann-Kendall p-value)."""
 
 Series = dict[str, list[tuple[float, float]]]

@@ -32,7 +32,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 SOURCE_KINDS = ("csv", "parquet", "sql", "http")
-KNOWN_METRICS = ("psi", "performance_drop")
+KNOWN_METRICS = ("psi", "performance_drop", "mean_shift", "shortfall")
 Loc = tuple[str | int, ...]
 
 

@@ -125,15 +125,18 @@ def baseline_by_basis(*, session: Session, model_id: str, basis: str) -> StoredB
 def profile_data(
     *, session: Session, model_id: str, baseline_id: int, since: datetime, until: datetime
 ) -> list[bytes]:
-    """Stored window profiles (bytes) of this baseline with `since <= window_end < until`."""
+    """Stored window profiles (bytes) of this baseline with `since <= window_end < until`,
+    oldest first."""
     return list(
         session.scalars(
-            select(WindowProfile.data).where(
+            select(WindowProfile.data)
+            .where(
                 WindowProfile.model_id == model_id,
                 WindowProfile.baseline_id == baseline_id,
                 WindowProfile.window_end < until,
                 WindowProfile.window_end >= since,
             )
+            .order_by(WindowProfile.window_end)
         )
     )
 

@@ -36,6 +36,7 @@ from jobs.stats.profiles import (
     profile_groups,
 )
 from jobs.stats.reports import MetricResult, Report, Status
+from jobs.stats.sequential import Alarm, Calibration, Summer, calibrate, scan
 from jobs.stats.shifts import Shift, binned_quantiles
 from jobs.stats.significance import chi_square, ks_binned, ks_exact
 from jobs.stats.thresholds import DEFAULT_THRESHOLDS, Levels, Severity, Thresholds
@@ -50,9 +51,11 @@ __all__ = [
     "OTHER_KEY",
     "PERFORMANCE",
     "PERFORMANCE_METRICS",
+    "Alarm",
     "Baseline",
     "BaselineSpec",
     "Bins",
+    "Calibration",
     "CategoricalBins",
     "Estimate",
     "Levels",
@@ -64,10 +67,12 @@ __all__ = [
     "Severity",
     "Shift",
     "Status",
+    "Summer",
     "Thresholds",
     "Trend",
     "assess_trend",
     "binned_quantiles",
+    "calibrate",
     "chi_square",
     "compare",
     "estimate_performance",
@@ -86,6 +91,7 @@ __all__ = [
     "realized_performance",
     "roc_auc",
     "roc_auc_binned",
+    "scan",
     "theil_sen",
     "total_variation",
     "wasserstein_binned",

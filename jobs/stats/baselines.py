@@ -15,11 +15,14 @@ from jobs.stats.bins import BaselineSpec, Bins, as_float
 from jobs.stats.codec import pack, strings, unpack
 from jobs.stats.measures import Setting, measure
 from jobs.stats.profiles import Profile, merge, profile_batch, profile_groups
+from jobs.stats.sequential import Calibration, calibrate
 from jobs.stats.thresholds import DEFAULT_THRESHOLDS
 
 __all__ = ["SPREAD_QUANTILE", "Baseline", "SpreadKey", "fit_baseline", "quantile_sketch"]
 
-_FORMAT = 1
+_FORMAT = 2
+"""2 adds the sequential scan's calibration (`Calibration`); format 1 still loads, without it."""
+_FORMATS = (1, 2)
 SPREAD_QUANTILE = 1.0
 """Quantile over baseline days of each metric's excess over its sampling mean (gate a's spread).
 
@@ -60,7 +63,9 @@ class Baseline:
     far the farthest baseline day strayed from the whole beyond sampling noise; 0 if absent),
     `days` (daily profiles the spreads come from; 0 = sampling noise only), `sketches` (per numeric
     column and the score: sorted reference order statistics for the exact KS) and `complete`
-    (whether a sketch holds every reference value).
+    (whether a sketch holds every reference value), `sequential` (the day-to-day calibration of
+    the sequential scan, `jobs.stats.sequential`; None for a format-1 baseline or one without
+    daily profiles: the scan is then skipped).
     """
 
     bins: Bins
@@ -69,6 +74,7 @@ class Baseline:
     days: int = 0
     sketches: Mapping[str, np.ndarray] = field(default_factory=dict)
     complete: Mapping[str, bool] = field(default_factory=dict)
+    sequential: Calibration | None = None
 
     def spread(self, column: str | None, key: str | None, feature: str, metric: str) -> float:
         """The calibrated day-to-day spread of one metric (0.0 when never calibrated)."""
@@ -89,7 +95,8 @@ class Baseline:
 
         For each daily profile (and each of its segments) every metric is measured against the
         reference as a part of it; a metric's spread is the maximum over days of
-        `magnitude - sampling mean` (floored at 0). Days under `min_rows` rows are skipped.
+        `magnitude - sampling mean` (floored at 0). Days under `min_rows` rows are skipped. Two
+        or more daily profiles also calibrate the sequential scan (`calibrate`).
         """
         setting = Setting(DEFAULT_THRESHOLDS.alpha, inside=True, p_values=False)
         spreads: dict[SpreadKey, list[float]] = {}
@@ -106,7 +113,16 @@ class Baseline:
                     excess = m.magnitude - m.noise.mean
                     spreads.setdefault((column, key, m.feature, m.key), []).append(excess)
         final = {k: max(0.0, float(np.quantile(v, SPREAD_QUANTILE))) for k, v in spreads.items()}
-        return cls(bins, reference, final, len(daily), dict(sketches or {}), dict(complete or {}))
+        sequential = calibrate(bins, reference, daily) if len(daily) >= 2 else None
+        return cls(
+            bins,
+            reference,
+            final,
+            len(daily),
+            dict(sketches or {}),
+            dict(complete or {}),
+            sequential,
+        )
 
     def to_bytes(self) -> bytes:
         """Compact bytes (compressed npz: bins, reference profile, spreads, sketches; no pickle)."""
@@ -129,13 +145,15 @@ class Baseline:
         )
         for i, sketch in enumerate(self.sketches.values()):
             arrays[f"sketch.{i}"] = sketch
+        if self.sequential is not None:
+            arrays.update(self.sequential.arrays())
         return pack(arrays)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Baseline:
         """Read bytes written by `to_bytes`."""
         arrays = unpack(data)
-        if int(arrays["format"][0]) != _FORMAT:
+        if int(arrays["format"][0]) not in _FORMATS:
             raise ValueError("unknown baseline format")
         spreads = {
             (str(a), str(b), str(c), str(d)): float(v)
@@ -151,6 +169,7 @@ class Baseline:
             int(arrays["days"][0]),
             {n: arrays[f"sketch.{i}"] for i, n in enumerate(names)},
             dict(zip(names, (bool(c) for c in arrays["sketch_complete"].tolist()), strict=True)),
+            Calibration.from_arrays(arrays) if "seq_keys" in arrays else None,
         )
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "normal_noise",
     "normal_sf",
     "sampling_factor",
+    "shifted_divergence_cutoff",
     "z_value",
 ]
 
@@ -190,6 +191,23 @@ def divergence_noise(dof: int, factor: float, alpha: float, *, root: float = 0.0
     if root > 0:
         return Noise(math.sqrt(mean / root), math.sqrt(cutoff / root))
     return Noise(mean, cutoff)
+
+
+def shifted_divergence_cutoff(dof: int, factor: float, alpha: float, excess: float) -> float:
+    """The (1 - alpha) quantile of a chi-square-like divergence (PSI) whose expected excess over
+    sampling is already `excess` (a weekly peak the baseline saw): value ≈ factor * chi2'(dof,
+    lambda), lambda = excess / factor, noncentral. A shifted level also fluctuates more (variance
+    2 (dof + 2 lambda) instead of 2 dof), so "sampling cutoff + excess" would call its ordinary
+    noise real. Patnaik's approximation: chi2'(k, l) ≈ c chi2(nu) with c = (k + 2l) / (k + l),
+    nu = (k + l)^2 / (k + 2l). Equals the null cutoff at excess 0.
+    """
+    dof = max(dof, 1)
+    if not factor > 0 or not math.isfinite(factor):
+        return math.inf
+    lam = max(excess, 0.0) / factor
+    scale = (dof + 2 * lam) / (dof + lam)
+    nu = (dof + lam) ** 2 / (dof + 2 * lam)
+    return float(_distributions().chi2.isf(alpha, nu)) * scale * factor
 
 
 def ks_noise(factor: float, alpha: float) -> Noise:

@@ -90,6 +90,13 @@ class Thresholds:
       makes ~10³ such tests (features x metrics x segments), so about one spurious "real" per ten
       checks, which the relevance floor then has to pass as well.
     - `min_rows` 20 and `min_labels` 30: below these a metric is "not enough data".
+    - `mean_shift` info 0.05 / warn 0.1 / critical 0.3 (in reference standard deviations) and
+      `shortfall` 0.005 / 0.03 / 0.05 (accuracy lost against what the window's scores promise):
+      the relevance floors of the sequential scan (`jobs.stats.sequential`). Its gate a is far
+      stricter (`alarms_per_year`), so a change it finds real is worth a warn from the info floor
+      on: a tenth of a standard deviation still moving, or half a point a day sustained for days.
+    - `alarms_per_year` 0.1: the sequential scan's false-alarm rate per model-year (one check a
+      day), split over its statistics, directions and window lengths.
     """
 
     psi: Levels = Levels(0.005, 0.025, 0.1)
@@ -97,6 +104,9 @@ class Thresholds:
     missing_rate: Levels = Levels(0.01, 0.05, 0.2)
     out_of_range: Levels = Levels(0.005, 0.02, 0.1)
     unseen: Levels = Levels(0.005, 0.02, 0.1)
+    mean_shift: Levels = Levels(0.05, 0.1, 0.3)
+    shortfall: Levels = Levels(0.005, 0.03, 0.05)
+    alarms_per_year: float = 0.1
     extra: Mapping[str, Levels] = field(default_factory=dict)
     alpha: float = 1e-4
     min_rows: int = 20
@@ -112,6 +122,8 @@ class Thresholds:
             "out_of_range_share": self.out_of_range,
             "unseen_share": self.unseen,
             "performance_drop": self.performance_drop,
+            "mean_shift": self.mean_shift,
+            "shortfall": self.shortfall,
         }
         return named.get(_FAMILIES.get(metric, metric))
 
@@ -126,7 +138,15 @@ class Thresholds:
         levels so far gets info = warn and critical = inf unless given.
         """
         base = base or DEFAULT_THRESHOLDS
-        named = {"psi", "performance_drop", "missing_rate", "out_of_range", "unseen"}
+        named = {
+            "psi",
+            "performance_drop",
+            "missing_rate",
+            "out_of_range",
+            "unseen",
+            "mean_shift",
+            "shortfall",
+        }
         changes: dict[str, Levels] = {}
         extra = dict(base.extra)
         for key, levels in mapping.items():

@@ -19,13 +19,27 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.checks import run_check
 from jobs.results import CheckResult, FindingOutcome
-from jobs.simulation import concept_drift, seasonal, segment_drift, slow_drift, stable
+from jobs.simulation import (
+    STORY_BASELINE_DAYS,
+    STORY_DAYS,
+    STORY_ONSET,
+    STORY_ROWS,
+    concept_drift,
+    seasonal,
+    segment_drift,
+    simulate_story_day,
+    slow_drift,
+    stable,
+    story,
+)
 from jobs.sources import open_source
 from jobs.sources.base import Batch, SchemaKind, Source
+from jobs.stats import BaselineSpec, fit_baseline, profile_batch, psi
 from store import db
 from store.card_schema import FileSource
 from store.models import Finding, Notification
 from tests.replays import BASELINE_DAYS, START, replay
+from tests.stories import StoryRun, start_story
 
 LOUD = ("warn", "critical")
 ONSET = 28
@@ -201,3 +215,96 @@ def test_labels_that_arrive_late_still_catch_concept_drift(
             assert "matured" in result.metrics
             return
     pytest.fail("the late labels never showed the drop")
+
+
+# --- the stories of issue 13 (jobs.simulation.story; benchmarks/detection.py runs them at scale)
+
+
+def _story_days(name: str, days: range, seed: int = 0) -> list[dict[str, np.ndarray]]:
+    scenario = story(name)
+    return [simulate_story_day(d, scenario, start=START, rows=STORY_ROWS, seed=seed) for d in days]
+
+
+def _accuracy(batches: list[dict[str, np.ndarray]]) -> float:
+    hits = np.concatenate([(b["score"] >= 0.5) == (b["defaulted"] == 1.0) for b in batches])
+    return float(hits.mean())
+
+
+def test_the_stories_have_a_week_four_regions_and_a_four_week_baseline() -> None:
+    days = _story_days("stable", range(STORY_BASELINE_DAYS))
+    volumes = np.asarray([b["score"].size for b in days])
+    assert volumes.max() > 1.2 * volumes.min()  # the weekly pattern, in volume
+    assert np.array_equal(volumes[:7], volumes[7:14])
+    assert set(np.concatenate([b["region"] for b in days])) == {"EU", "US", "APAC", "LATAM"}
+    assert abs(volumes.mean() - STORY_ROWS) < 0.05 * STORY_ROWS
+    assert STORY_DAYS == 120 and STORY_BASELINE_DAYS == 28
+
+
+def test_concept_drift_changes_only_the_labels() -> None:
+    later = range(STORY_ONSET, STORY_ONSET + 42, 7)
+    stable, concept = _story_days("stable", later), _story_days("concept", later)
+    for a, b in zip(stable, concept, strict=True):
+        assert all(np.array_equal(a[k], b[k]) for k in a if k != "defaulted")
+    assert _accuracy(concept) < _accuracy(stable) - 0.02
+
+
+def test_the_gradual_drift_costs_about_two_and_a_half_points_a_week() -> None:
+    before = _accuracy(_story_days("gradual", range(STORY_ONSET - 7, STORY_ONSET)))
+    after = _accuracy(_story_days("gradual", range(STORY_ONSET + 35, STORY_ONSET + 42)))
+    per_week = (before - after) / 5.5  # the weeks between the two weeks' midpoints
+    assert 1.8 < per_week * 100 < 3.0
+
+
+def test_the_creep_stays_under_psi_0_1_for_about_ten_days() -> None:
+    spec = BaselineSpec(numeric=["utilization"], score="score", ks_sketch=0)
+    reference = _story_days("creep", range(STORY_BASELINE_DAYS))
+    batch = {k: np.concatenate([b[k] for b in reference]) for k in ("utilization", "score")}
+    baseline = fit_baseline(batch, spec)
+    values = []
+    for day in _story_days("creep", range(STORY_ONSET, STORY_ONSET + 16)):
+        counts = profile_batch(day, baseline.bins).features["utilization"]
+        values.append(psi(baseline.reference.features["utilization"][:-1], counts[:-1]))
+    under = [i for i, v in enumerate(values) if v < 0.1]
+    assert 8 <= len(under) <= 13 and values[-1] > 0.1
+
+
+def test_abrupt_jumps_one_sd_on_the_day_of_onset() -> None:
+    before, on = _story_days("abrupt", range(STORY_ONSET - 1, STORY_ONSET + 1))
+    jump = on["utilization"].mean() - before["utilization"].mean()
+    assert 0.9 < jump < 1.1
+
+
+def _first_loud(run: StoryRun, last: int) -> int | None:
+    for day in range(STORY_BASELINE_DAYS, last):
+        run.check(day)
+        if run.loud[day] and day >= run.onset:
+            return day - run.onset
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_stories_are_found_soon_and_stable_stays_quiet(tmp_path: Path, seed: int) -> None:
+    """The issue's targets where the data allow them, else the worst delay measured over 20 seeds
+    (benchmarks/detection.py, with the oracle's bound): quiet before onset and on stable, abrupt
+    on the day, creep within 3 days, gradual within 2 (an oracle knowing the change needs 1),
+    segment within 3 (the oracle: 2) and named with its limitation, concept within 16 (an oracle
+    reading only the score band and the label needs 7-9)."""
+    stable = start_story("stable", seed, tmp_path / "stable")
+    for day in range(STORY_BASELINE_DAYS, STORY_DAYS):
+        stable.check(day)
+    assert sum(1 for loud in stable.loud.values() if loud) <= 1
+    bounds = {"abrupt": 0, "gradual": 2, "creep": 3, "segment": 3, "concept": 16}
+    for name, bound in bounds.items():
+        run = start_story(name, seed, tmp_path / name)
+        delay = _first_loud(run, STORY_ONSET + bound + 1)
+        assert not any(run.loud[d] for d in range(STORY_BASELINE_DAYS, STORY_ONSET)), name
+        assert delay is not None and delay <= bound, (name, delay)
+        if name == "segment":
+            named = [
+                f
+                for day in range(STORY_ONSET, STORY_ONSET + bound + 1)
+                for f in run.loud.get(day, [])
+                if f.kind == "segment_degradation" and f.segment == "region=APAC"
+            ]
+            assert named and "Less reliable in APAC" in str(named[0].summary)

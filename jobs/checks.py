@@ -272,7 +272,8 @@ def merge_trends(
     finding instead ("and still rising 0.02 a week"), and the trend is kept `held` (a live trend
     finding neither updates nor clears, so it never reads as "recovered" because a louder
     finding now says it; a live trend not seen today is held too while its level is loud: an
-    estimate bouncing back while realized accuracy falls is not good news). A trend whose line
+    estimate bouncing back while realized accuracy falls is not good news, and neither is it while
+    the other accuracy series' fall is still seen). A trend whose line
     has crossed the warn level while the day's level is still quiet (one day too few rows to say
     so) stays a finding of its own: dropping it would read as "recovered" while the metric is at
     its worst."""
@@ -295,9 +296,13 @@ def merge_trends(
             summary=f"{level.summary}, and still {rising} {abs(per_week):.2g} a week",
             details={**level.details, "trend_per_week": per_week},
         )
+    falling = {  # accuracy series whose fall is seen today (realized, estimated)
+        t.metric for t in trends if (t.metric or "").startswith("accuracy@") and not t.held
+    }
     for finding in live:  # a trend not seen today, whose level finding is loud: held, too
         if finding.kind != "slow_trend" or not finding.metric or finding.key in out:
             continue
+        sibling = finding.metric.startswith("accuracy@") and bool(falling - {finding.metric})
         probe = Observation(
             kind="slow_trend",
             severity=Severity(finding.severity),
@@ -306,8 +311,9 @@ def merge_trends(
             feature=finding.feature,
             held=True,
         )
-        if probe.key == finding.key and _level_key(probe, score) in loud.keys() | loud_live:
-            out[probe.key] = probe
+        loud_level = _level_key(probe, score) in loud.keys() | loud_live
+        if probe.key == finding.key and (loud_level or sibling):
+            out[probe.key] = probe  # one accuracy series still falling: the fall goes on
     return list(out.values())
 
 

@@ -124,3 +124,31 @@ def test_a_live_trend_not_seen_today_is_held_while_its_level_finding_is_loud() -
     assert [o.kind for o in merge_trends([quiet], [], [live], score="score")] == [
         "performance_drop"
     ]  # a quiet level: the trend may clear and recover as usual
+
+
+def test_an_accuracy_trend_is_held_while_the_other_accuracy_series_still_falls() -> None:
+    """Before, "Recovered: accuracy (estimated) is falling" was said while realized accuracy was
+    still seen falling (the blind estimate had bounced back; seen in `handoff demo`)."""
+    from store.models import Finding
+
+    live = Finding(
+        kind="slow_trend",
+        key="slow_trend|accuracy@estimated||",
+        metric="accuracy@estimated",
+        feature=None,
+        severity="warn",
+        summary="accuracy (estimated) is falling 0.006 a week",
+    )
+    realized = Observation(
+        kind="slow_trend",
+        severity=Severity.WARN,
+        summary="accuracy (realized) is falling 0.009 a week",
+        metric="accuracy@realized",
+        details={"slope_per_day": -0.0013},
+    )
+    out = merge_trends([], [realized], [live], score="score")
+    assert sorted((o.metric, o.held) for o in out) == [
+        ("accuracy@estimated", True),
+        ("accuracy@realized", False),
+    ]
+    assert [o.metric for o in merge_trends([], [], [live], score="score")] == []

@@ -27,6 +27,7 @@ from jobs.simulation import (
     INPUT_SHIFT,
     NUMERIC,
     STORY_ONSET,
+    STORY_REGIONS,
     STORY_ROWS,
     STORY_SEASONAL,
     _model_logit,
@@ -130,6 +131,42 @@ def oracle_delay(
     return None
 
 
+def _part_llrs(seed: int, day: int) -> dict[tuple[str, str], tuple[float, float, float]]:
+    """The segment story's known-change LLR (each input's direction and size) on each region's
+    rows and each moving input alone: what a test knowing the change but not where it happens
+    (which region, which input) computes."""
+    data = simulate_story_day(day, story("segment"), start=START, rows=STORY_ROWS, seed=seed)
+    weekday = (START + timedelta(days=day)).weekday()
+    seasonal = {"income": STORY_SEASONAL * np.sin(2 * np.pi * weekday / 7)}
+    out = {}
+    for region in STORY_REGIONS:
+        rows = data["region"] == region
+        for column, delta in _shift("segment", day - STORY_ONSET).items():
+            x = np.asarray(data[column], dtype=np.float64)[rows] - seasonal.get(column, 0.0)
+            n = float(rows.sum())
+            llr = float(np.sum(delta * x - delta * delta / 2))
+            out[(str(region), column)] = (llr, -n * delta * delta / 2, n * delta * delta)
+    return out
+
+
+def blind_delay(seed: int, alarms_per_year: float, *, by_input: bool) -> int | None:
+    """The segment oracle not knowing the region (and, `by_input`, not which input moves): one
+    known-change test per region (per region and input), the false-alarm rate split over them
+    (Bonferroni), the first day any passes. Handoff's scan knows neither, nor the size."""
+    parts: dict[tuple[str, str], tuple[float, float, float]] = {}
+    tests = 0
+    for days_in in range(MAX_DAYS):
+        for (region, column), (a, b, c) in _part_llrs(seed, STORY_ONSET + days_in).items():
+            key = (region, column if by_input else "")
+            llr, mean, var = parts.get(key, (0.0, 0.0, 0.0))
+            parts[key] = (llr + a, mean + b, var + c)
+        tests = tests or len(parts)
+        threshold = z_value(alarms_per_year / 365 / tests)
+        if any(v > 0 and (s - m) / np.sqrt(v) > threshold for s, m, v in parts.values()):
+            return days_in
+    return None
+
+
 def oracle_table(stories: Sequence[str], seeds: range) -> None:
     rate = DEFAULT_THRESHOLDS.alarms_per_year
     print(
@@ -148,6 +185,12 @@ def oracle_table(stories: Sequence[str], seeds: range) -> None:
             else f"never on {len(delays) - len(found)}"
         )
         print(f"{name:<9} {shown:>16}")
+        if name == "segment":
+            for by_input, label in ((False, "region"), (True, "region or input")):
+                delays = [blind_delay(seed, rate, by_input=by_input) for seed in seeds]
+                found = [d for d in delays if d is not None]
+                shown = f"{statistics.median(found):g}/{max(found)}" if found else "-"
+                print(f"{'  not knowing the ' + label:<36} {shown}")
         if name == "concept":
             delays = [oracle_delay(name, seed, rate, bands=True) for seed in seeds]
             found = [d for d in delays if d is not None]

@@ -27,9 +27,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.csv as pcsv
 
+from benchmarks.sweep import day_table
 from jobs.checks import run_check
 from jobs.file_index import StoredFileIndex
 from jobs.registration import fit_for, register_card
@@ -39,7 +39,6 @@ from store.cards import load_card
 
 FIRST_DAY = datetime(2025, 1, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
-REGIONS = np.array(["DE", "FR", "NL", "ES", "IT"], dtype=object)
 
 CARD = """
 model: history
@@ -60,17 +59,8 @@ schedule: {{check: "0 6 * * *"}}
 
 
 def write_day(folder: Path, day: datetime, rows: int, rng: np.random.Generator) -> None:
-    """One day's scored rows, in time order, as data/YYYY-MM-DD.csv."""
-    seconds = np.sort(rng.integers(0, 86_400, rows))
-    stamps = np.datetime64(day.replace(tzinfo=None), "s") + seconds.astype("timedelta64[s]")
-    columns: dict[str, object] = {"scored_at": pa.array(stamps.astype("datetime64[ms]"))}
-    for i in range(5):
-        columns[f"x{i}"] = np.round(rng.normal(i, 1 + i, rows), 4)
-    columns["region"] = REGIONS[rng.integers(0, len(REGIONS), rows)]
-    score = 1 / (1 + np.exp(-rng.normal(-1, 1.5, rows)))
-    columns["score"] = np.round(score, 5)
-    columns["label"] = (rng.random(rows) < score).astype(np.int8)
-    pcsv.write_csv(pa.table(columns), folder / f"{day:%Y-%m-%d}.csv")
+    """One day's scored rows (benchmarks/sweep.py's `day_table`) as data/YYYY-MM-DD.csv."""
+    pcsv.write_csv(day_table(day, rows, rng), folder / f"{day:%Y-%m-%d}.csv")
 
 
 def one_check(sessions: object, *, model: str, end: datetime, **kw: object) -> float:

@@ -21,7 +21,6 @@ Maria in week six.
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 import time
@@ -52,7 +51,7 @@ from jobs import checkins, escalation
 from jobs.checks import run_check
 from jobs.registration import fit_for, register_card
 from jobs.results import CheckResult
-from jobs.simulation import simulate_day, slow_drift
+from jobs.simulation import simulate_day, slow_drift, write_csv
 from store import db, repo
 from store.cards import load_card
 
@@ -205,18 +204,7 @@ class Traffic:
         on = START + timedelta(days=day)
         hits = (columns["score"] >= 0.5) == (columns["defaulted"] > 0)
         self.accuracy[on] = float(np.mean(hits))
-        names = list(columns)
-        stamps = np.datetime_as_string(columns["scored_at"], unit="s")
-        labels = columns["defaulted"].astype(int).astype(str) if labelled else [""] * len(stamps)
-        data = [
-            stamps if name == "scored_at" else labels if name == "defaulted" else columns[name]
-            for name in names
-        ]
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with (self.folder / f"{on.isoformat()}.csv").open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(names)
-            writer.writerows(zip(*data, strict=True))
+        write_csv(self.folder / f"{on.isoformat()}.csv", columns, labelled=labelled)
 
     def arrive(self, on: date) -> None:
         """The morning of `on`: yesterday's scores, and the outcomes of a label delay ago."""
@@ -230,8 +218,8 @@ class Traffic:
 class Desk:
     """The people's side: signed requests to the app, and what Slack shows them."""
 
-    def __init__(self, slack: FakeSlack, app: Any, clock: SimClock) -> None:
-        self.slack, self.app, self.clock = slack, app, clock
+    def __init__(self, slack: FakeSlack, app: Any) -> None:
+        self.slack, self.app = slack, app
 
     def send(self, request: signing.SignedRequest) -> dict[str, Any]:
         headers: dict[str, str | Sequence[str]] = dict(request.headers)
@@ -310,9 +298,7 @@ def review_values(view: dict[str, Any], add: str) -> dict[str, Any]:
 class Story:
     """The demo's running state: the product's parts on one simulated clock."""
 
-    folder: Path
     sessions: sessionmaker[Session]
-    slack: FakeSlack
     clock: SimClock
     desk: Desk
     deliverer: Deliverer
@@ -523,11 +509,9 @@ def _play(
         names[slack.channel_id(name)] = name
     transcript = Transcript(slack, (CHANNEL, BUSINESS, PLATFORM), names, clock.now)
     story = Story(
-        folder=folder,
         sessions=sessions,
-        slack=slack,
         clock=clock,
-        desk=Desk(slack, app, clock),
+        desk=Desk(slack, app),
         deliverer=deliverer,
         directory=directory,
         transcript=transcript,

@@ -4,14 +4,15 @@ the buttons — in time order, and into one HTML page with the charts inline.
 
 `Transcript.catch_up` reads the fake Slack's state after each step of the replay and keeps what is
 new: messages and thread replies (by channel and ts), edits of a message (by its `edited` stamp),
-ephemeral answers and response-URL answers. It reads the fake only through its public methods.
+ephemeral answers (response-URL answers included). It reads the fake only through its public
+methods.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -52,11 +53,10 @@ class Transcript:
     _seen: dict[tuple[str, str], str] = field(default_factory=dict)
     _shown: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
     _private: dict[str, int] = field(default_factory=dict)
-    _answers: dict[str, int] = field(default_factory=dict)
 
-    def catch_up(self, response_urls: Iterable[tuple[str, str, str]] = ()) -> list[Entry]:
-        """What is new since the last call, oldest first; `response_urls` are (url, channel,
-        user) of the slash commands and clicks whose answers to look for."""
+    def catch_up(self) -> list[Entry]:
+        """What is new since the last call, oldest first. Answers to a response URL minted with
+        its channel and user are in the channel's ephemerals (the fake records them there)."""
         new: list[Entry] = []
         for channel in self.channels:
             for root in self.slack.messages(channel):
@@ -69,11 +69,6 @@ class Transcript:
             for private in privates[self._private.get(channel, 0) :]:
                 new.append(self._entry("private", channel, private, who=private.get("user", "")))
             self._private[channel] = len(privates)
-        for url, channel, user in response_urls:
-            answers = self.slack.responses(url)
-            for answer in answers[self._answers.get(url, 0) :]:
-                new.append(self._entry("private", channel, answer, who=user))
-            self._answers[url] = len(answers)
         new.sort(key=lambda e: (e.at, e.ts))
         self.entries += new
         return new

@@ -8,9 +8,11 @@ learned), one segment only, or the relationship itself (concept drift), day by d
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import csv
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 import numpy as np
 
@@ -83,6 +85,21 @@ def _model_logit(x: dict[str, np.ndarray]) -> np.ndarray:
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+
+def write_csv(path: Path, columns: Mapping[str, np.ndarray], *, labelled: bool = True) -> None:
+    """A simulated day's columns as a CSV file, timestamps to the second; without `labelled`
+    the `defaulted` cells are empty (the outcomes have not arrived yet)."""
+    names = list(columns)
+    stamps = np.datetime_as_string(columns["scored_at"], unit="s")
+    data = [stamps if name == "scored_at" else columns[name] for name in names]
+    if not labelled and "defaulted" in columns:
+        data[names.index("defaulted")] = np.full(len(stamps), "", dtype=object)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(names)
+        writer.writerows(zip(*data, strict=True))
 
 
 def simulate_day(

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-import numpy as np
 import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.checks import run_check
 from jobs.registration import register_card
 from jobs.results import CheckResult
-from jobs.simulation import Scenario, simulate_day
+from jobs.simulation import Scenario, simulate_day, write_csv
 from store.cards import load_card
 
 START = date(2026, 1, 5)  # a Monday
@@ -22,16 +20,9 @@ BASELINE_DAYS = 14
 
 
 def write_days(folder: Path, scenario: Scenario, *, days: int, rows: int, seed: int) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
     for day in range(days):
         columns = simulate_day(day, scenario, start=START, rows=rows, seed=seed)
-        names = list(columns)
-        stamps = np.datetime_as_string(columns["scored_at"], unit="s")
-        with (folder / f"{START + timedelta(days=day)}.csv").open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(names)
-            data = [stamps if n == "scored_at" else columns[n] for n in names]
-            writer.writerows(zip(*data, strict=True))
+        write_csv(folder / f"{START + timedelta(days=day)}.csv", columns)
 
 
 def card_yaml(*, limitations: list[dict[str, object]] | None = None) -> dict[str, object]:

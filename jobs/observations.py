@@ -420,9 +420,9 @@ def _worst_in(
         limitation = covering_limitation(card, column, value)
         if limitation is None:
             continue
-        kind = "performance_drop" if o.metric and "accuracy" in o.metric else None
-        for w in whole:
-            same = w.feature == o.feature if kind is None else w.kind == kind
+        for w in whole:  # the same drift (by feature), or a performance drop (no feature)
+            drop = o.feature is None and w.kind == "performance_drop"
+            same = w.feature == o.feature and (o.feature is not None or drop)
             if not same or w.severity.rank < Severity.WARN.rank:
                 continue
             size = abs(o.value or 0.0)

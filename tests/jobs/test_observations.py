@@ -91,3 +91,36 @@ def test_old_training_data_is_noted(trained_to: str, severity: str | None) -> No
     assert [o.severity for o in found if o.kind == "stale_training_data"] == (
         [severity] if severity else []
     )
+
+
+def test_a_whole_drift_names_the_segment_it_is_worst_in_when_that_segment_is_held() -> None:
+    """A drift all in APAC, as loud in the whole as in APAC: the segment's own finding is held, so
+    the whole's must say APAC and its limitation (before, neither reached the message)."""
+    from jobs.observations import Observation, _worst_in
+    from jobs.stats import Severity
+
+    whole = Observation(
+        kind="input_drift",
+        severity=Severity.CRITICAL,
+        summary="median utilization rose from -0.02 to 0.40 (PSI 1.98, critical at 0.10)",
+        metric="psi",
+        feature="utilization",
+        value=1.98,
+    )
+    held = Observation(
+        kind="segment_degradation",
+        severity=Severity.CRITICAL,
+        summary="in region=APAC, median utilization rose (PSI 6.1)",
+        metric="psi",
+        feature="utilization",
+        segment="region=APAC",
+        value=6.1,
+        held=True,
+    )
+    (named,) = _worst_in([whole], [held], _card())
+    assert named.details["worst_segment"] == "region=APAC"
+    assert named.summary.endswith(
+        "; worst in region=APAC, a known limitation: Not validated in APAC."
+    )
+    (plain,) = _worst_in([whole], [Observation(**{**held.__dict__, "held": False})], _card())
+    assert plain == whole  # a segment with a finding of its own says it itself

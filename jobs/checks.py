@@ -267,22 +267,24 @@ def _level_key(trend: Observation, score: str) -> str:
 def merge_trends(
     levels: list[Observation], trends: list[Observation], live: list[Finding], *, score: str
 ) -> list[Observation]:
-    """Trends that agree with the levels: a slow trend is no finding of its own when its metric's
-    level finding is already at warn or above (seen now, or open); its slope goes into that
-    finding instead ("and still rising 0.02 a week"), and the trend is kept `held` (a live trend
-    finding neither updates nor clears, so it never reads as "recovered" because a louder
-    finding now says it; a live trend not seen today is held too while its level is loud: an
-    estimate bouncing back while realized accuracy falls is not good news, and neither is it while
-    the other accuracy series' fall is still seen). A trend whose line
-    has crossed the warn level while the day's level is still quiet (one day too few rows to say
-    so) stays a finding of its own: dropping it would read as "recovered" while the metric is at
-    its worst."""
+    """Trends that agree with the levels, so a trend never reads "recovered" while its metric is
+    at its worst:
+
+    - a trend whose metric's level finding is at warn or above (seen now, or open) is no finding
+      of its own: its slope goes into the level ("and still rising 0.02 a week") and the trend is
+      `held` (its live finding neither updates nor clears);
+    - a live trend not seen today is held too while its level is loud, or while the other
+      accuracy series' fall is still seen (a blind estimate bouncing back is not good news);
+    - a trend whose line has crossed the warn level while the day's level is quiet (one day has
+      too few rows to say so) stays a finding of its own."""
     loud = {o.key: o for o in levels if o.severity.rank >= Severity.WARN.rank}
-    loud_live = {f.key for f in live if Severity(f.severity).rank >= Severity.WARN.rank}
+    loud_keys = loud.keys() | {
+        f.key for f in live if Severity(f.severity).rank >= Severity.WARN.rank
+    }
     out = {o.key: o for o in levels}
     for trend in trends:
         key = _level_key(trend, score)
-        if key not in loud and key not in loud_live:
+        if key not in loud_keys:
             out[trend.key] = trend
             continue
         out[trend.key] = replace(trend, held=True)
@@ -299,7 +301,7 @@ def merge_trends(
     falling = {  # accuracy series whose fall is seen today (realized, estimated)
         t.metric for t in trends if (t.metric or "").startswith("accuracy@") and not t.held
     }
-    for finding in live:  # a trend not seen today, whose level finding is loud: held, too
+    for finding in live:  # a trend not seen today
         if finding.kind != "slow_trend" or not finding.metric or finding.key in out:
             continue
         sibling = finding.metric.startswith("accuracy@") and bool(falling - {finding.metric})
@@ -311,9 +313,8 @@ def merge_trends(
             feature=finding.feature,
             held=True,
         )
-        loud_level = _level_key(probe, score) in loud.keys() | loud_live
-        if probe.key == finding.key and (loud_level or sibling):
-            out[probe.key] = probe  # one accuracy series still falling: the fall goes on
+        if probe.key == finding.key and (_level_key(probe, score) in loud_keys or sibling):
+            out[probe.key] = probe
     return list(out.values())
 
 

@@ -573,24 +573,6 @@ def findings_opened(
     )
 
 
-def findings_closed(
-    *, session: Session, model_id: str, since: datetime, until: datetime
-) -> list[Finding]:
-    """Findings that recovered in `[since, until)` and are still recovered."""
-    return list(
-        session.scalars(
-            select(Finding)
-            .where(
-                Finding.model_id == model_id,
-                Finding.state == FindingState.RECOVERED,
-                Finding.closed_at >= since,
-                Finding.closed_at < until,
-            )
-            .order_by(Finding.closed_at, Finding.id)
-        )
-    )
-
-
 def audit_events(
     *,
     session: Session,

@@ -13,12 +13,14 @@ import logging
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_bolt import App, BoltResponse
 from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.listeners import register
 from bot.listeners.deps import Deps
@@ -68,6 +70,17 @@ def build_app(
 
     register(app, deps)
     return app
+
+
+EVENT_MEMORY = timedelta(days=1)
+"""How long an event id is remembered to tell Slack's retries from new events (Slack retries
+within the hour: at once, after a minute, after five)."""
+
+
+def forget_old_events(sessions: sessionmaker[Session], *, now: datetime) -> None:
+    """Drop the ids of events handled longer ago than `EVENT_MEMORY` (the leader, hourly)."""
+    with sessions.begin() as session:
+        repo.forget_events(session=session, before=now - EVENT_MEMORY)
 
 
 def apologize(error: Exception, respond: Any | None) -> None:

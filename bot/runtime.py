@@ -19,6 +19,7 @@ from typing import Any
 from waitress.server import create_server
 
 from bot import slack
+from bot.app import forget_old_events
 from bot.metrics import metrics_registry
 from bot.server import make_wsgi
 from bot.settings import Settings
@@ -45,6 +46,7 @@ STOP_GRACE_SECONDS = 5.0
 DELIVER_EVERY = timedelta(seconds=2)
 SWEEP_EVERY = timedelta(seconds=30)
 CHECK_IN_EVERY = timedelta(seconds=60)
+FORGET_EVERY = timedelta(hours=1)
 DELIVER_BUDGET_SECONDS = 20.0
 
 
@@ -74,9 +76,13 @@ def serve(settings: Settings, environ: Mapping[str, str]) -> None:
     def check_in() -> None:
         checkins.sweep(sessions, now=datetime.now(UTC), roster=roster)
 
+    def forget_events() -> None:
+        forget_old_events(sessions, now=datetime.now(UTC))
+
     jobs = [
         schedule.IntervalJob("escalation:sweep", sweep, SWEEP_EVERY),
         schedule.IntervalJob("checkins:sweep", check_in, CHECK_IN_EVERY),
+        schedule.IntervalJob("slack:forget-events", forget_events, FORGET_EVERY),
     ]
     if link is not None:
         deliver = link.deliverer.deliver

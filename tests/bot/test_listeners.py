@@ -217,3 +217,21 @@ def test_the_same_click_through_socket_mode(
     )
     assert sent and sent[0].envelope_id == "E1"
     wait_for(lambda: _episode(sessions).state == "acknowledged")
+
+
+def test_handled_event_ids_are_forgotten_after_a_day(sessions: sessionmaker[Session]) -> None:
+    """Before, the ids kept to tell Slack's retries apart were never dropped (the table grew by
+    every event for ever); the leader now forgets them hourly, a day after."""
+    from datetime import UTC, datetime
+
+    from bot.app import EVENT_MEMORY, forget_old_events
+    from store import repo
+    from store.models import SlackEvent
+
+    now = datetime(2026, 12, 2, 12, tzinfo=UTC)
+    with sessions.begin() as session:
+        repo.remember_event(session=session, event_id="Ev0OLD", now=now - EVENT_MEMORY * 2)
+        repo.remember_event(session=session, event_id="Ev0NEW", now=now - timedelta(minutes=5))
+    forget_old_events(sessions, now=now)
+    with sessions() as session:
+        assert list(session.scalars(select(SlackEvent.event_id))) == ["Ev0NEW"]

@@ -207,9 +207,3 @@ def story(name: str, onset: int = STORY_ONSET) -> Scenario:
 
 
 STORIES = ("stable", "gradual", "segment", "abrupt", "creep", "concept")
-
-
-def true_accuracy(day: int, scenario: Scenario, *, start: date, rows: int, seed: int) -> float:
-    """The model's realized accuracy (decision threshold 0.5) on one simulated day."""
-    columns = simulate_story_day(day, scenario, start=start, rows=rows, seed=seed)
-    return float(np.mean((columns["score"] >= 0.5) == (columns["defaulted"] == 1.0)))

@@ -547,15 +547,6 @@ def check_ins_before(
     )
 
 
-def last_answered_check_in(*, session: Session, model_id: str) -> CheckIn | None:
-    return session.scalars(
-        select(CheckIn)
-        .where(CheckIn.model_id == model_id, CheckIn.answered_at.is_not(None))
-        .order_by(CheckIn.answered_at.desc())
-        .limit(1)
-    ).first()
-
-
 def findings_opened(
     *, session: Session, model_id: str, since: datetime, until: datetime
 ) -> list[Finding]:
